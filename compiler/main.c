@@ -1,0 +1,203 @@
+/* compiler/main.c — the vitc command line.
+ *   vitc compile SPEC -o MODULE.vitm [--size N] [--set k=v]... [--emit-llvm FILE]
+ *   vitc check SPEC [--size N] [--set k=v]...
+ *   vitc graph SPEC [-o FILE.dot|.svg|.png]
+ * Pipeline: elaborate (elab.c) → lower contractions (lower.c) → plan memory
+ * (plan.c) → LLVM IR (codegen.c) → module file (ir/module.c). */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "codegen.h"
+#include "vitc.h"
+
+static void usage(FILE *o) {
+    fprintf(o,
+            "usage: vitc compile SPEC.vit -o MODULE.vitm [--size N] [--set NAME=VALUE]... [--emit-llvm FILE.ll]\n"
+            "       vitc check SPEC.vit [--keys] [--size N] [--set NAME=VALUE]...\n"
+            "       vitc graph SPEC.vit [-o FILE.dot|FILE.svg|FILE.png] [--size N] [--set NAME=VALUE]...\n"
+            "options:\n"
+            "  -I DIR          also look for imports in DIR (the stdlib is found automatically)\n"
+            "  --size N        compile for N x N input images (sets the spec's config 'size')\n"
+            "  --set NAME=V    override the spec's config NAME\n"
+            "environment: VITC_DEBUG=1 prints the graph, 2 adds the memory plan\n");
+}
+
+typedef struct {
+    const char *cmd, *spec, *out, *emit_llvm;
+    int keys; /* check --keys: list checkpoint keys and stored shapes */
+    ConfigSet sets[64];
+    char names[64][64]; /* storage for --set names */
+    int nsets;
+    const char *inc[16];
+    int ninc;
+} Opts;
+
+static int parse_opts(int argc, char **argv, Opts *o) {
+    if (argc < 3) { usage(stderr); return -1; }
+    o->cmd = argv[1];
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if ((!strcmp(a, "-o") || !strcmp(a, "--emit-llvm") || !strcmp(a, "--size") || !strcmp(a, "--set") || !strcmp(a, "-I")) &&
+            i + 1 >= argc) {
+            fprintf(stderr, "vitc: %s needs a value\n", a);
+            return -1;
+        }
+        if (!strcmp(a, "--keys")) o->keys = 1;
+        else if (!strcmp(a, "-o")) o->out = argv[++i];
+        else if (!strcmp(a, "--emit-llvm")) o->emit_llvm = argv[++i];
+        else if (!strcmp(a, "-I")) { if (o->ninc < 16) o->inc[o->ninc++] = argv[++i]; }
+        else if (!strcmp(a, "--size") || !strcmp(a, "--set")) {
+            const char *v = argv[++i];
+            if (o->nsets == 64) { fprintf(stderr, "vitc: too many --set options\n"); return -1; }
+            if (a[2] == 's' && a[3] == 'i') {
+                char *end;
+                long n = strtol(v, &end, 10);
+                if (*end || n < 1) { fprintf(stderr, "vitc: --size needs a positive integer, got '%s'\n", v); return -1; }
+                o->sets[o->nsets++] = (ConfigSet){"size", v};
+            } else {
+                const char *eq = strchr(v, '=');
+                if (!eq || eq == v) { fprintf(stderr, "vitc: --set needs NAME=VALUE, got '%s'\n", v); return -1; }
+                snprintf(o->names[o->nsets], sizeof o->names[0], "%.*s", (int)(eq - v), v);
+                o->sets[o->nsets] = (ConfigSet){o->names[o->nsets], eq + 1};
+                o->nsets++;
+            }
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "vitc: unknown option '%s'\n", a);
+            usage(stderr);
+            return -1;
+        } else if (!o->spec) o->spec = a;
+        else { fprintf(stderr, "vitc: unexpected argument '%s'\n", a); return -1; }
+    }
+    if (!o->spec) { fprintf(stderr, "vitc: no spec file given\n"); return -1; }
+    return 0;
+}
+
+/* stdlib directories: $VITC_STDLIB, then ../stdlib and ../share/vitc/stdlib beside the executable */
+static void add_search(Ctx *c, Opts *o) {
+    static const char *dirs[24];
+    int n = 0;
+    for (int i = 0; i < o->ninc; i++) dirs[n++] = o->inc[i];
+    const char *env = getenv("VITC_STDLIB");
+    if (env && *env) dirs[n++] = env;
+    char exe[4096];
+    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (k > 0) {
+        exe[k] = 0;
+        char *s = strrchr(exe, '/');
+        if (s) {
+            *s = 0;
+            dirs[n++] = arena_printf(&c->arena, "%s/../stdlib", exe);
+            dirs[n++] = arena_printf(&c->arena, "%s/../share/vitc/stdlib", exe);
+            dirs[n++] = arena_printf(&c->arena, "%s/stdlib", exe);
+        }
+    }
+    dirs[n++] = "stdlib";
+    c->search = dirs;
+    c->nsearch = n;
+}
+
+static int write_graph_file(const IrGraph *g, const char *out) {
+    const char *ext = out ? strrchr(out, '.') : NULL;
+    if (!out || (ext && !strcmp(ext, ".dot"))) {
+        FILE *f = out ? fopen(out, "w") : stdout;
+        if (!f) { perror(out); return 1; }
+        dot_write(g, f);
+        if (out) fclose(f);
+        return 0;
+    }
+    if (!ext || (strcmp(ext, ".svg") && strcmp(ext, ".png"))) {
+        fprintf(stderr, "vitc: graph output must end in .dot, .svg or .png\n");
+        return 1;
+    }
+    char tmp[] = "/tmp/vitc-graph-XXXXXX";
+    int fd = mkstemp(tmp);
+    if (fd < 0) { perror("mkstemp"); return 1; }
+    FILE *f = fdopen(fd, "w");
+    dot_write(g, f);
+    fclose(f);
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "dot -T%s '%s' -o '%s'", ext + 1, tmp, out);
+    int rc = system(cmd);
+    unlink(tmp);
+    if (rc) {
+        fprintf(stderr, "vitc: running Graphviz 'dot' failed; install graphviz, or write .dot\n");
+        return 1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) { usage(stdout); return 0; }
+    Opts o = {0};
+    if (parse_opts(argc, argv, &o)) return 2;
+    if (strcmp(o.cmd, "compile") && strcmp(o.cmd, "check") && strcmp(o.cmd, "graph")) {
+        fprintf(stderr, "vitc: unknown command '%s'\n", o.cmd);
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(o.cmd, "compile") && !o.out) { fprintf(stderr, "vitc: compile needs -o MODULE.vitm\n"); return 2; }
+    Ctx c;
+    ctx_init(&c);
+    add_search(&c, &o);
+    int rc = 1;
+    IrGraph *g = elab_model(&c, o.spec, o.sets, o.nsets), *lg = NULL;
+    void *bc = NULL;
+    size_t bclen = 0;
+    char err[1024];
+    if (!g) goto done;
+    const char *dbg = getenv("VITC_DEBUG");
+    int level = dbg ? atoi(dbg) : 0;
+    if (!strcmp(o.cmd, "graph")) { rc = write_graph_file(g, o.out); goto done; }
+    if (!strcmp(o.cmd, "check") && o.keys) {
+        for (int i = 0; i < g->n; i++) {
+            const IrNode *n = &g->nodes[i];
+            if (n->op != IR_OP_PARAM) continue;
+            printf("%s\t", n->key);
+            for (int a = 0; a < n->stored.rank; a++) printf("%s%lld", a ? "," : "", (long long)n->stored.ax[a].size);
+            printf("\n");
+        }
+        rc = 0;
+        goto done;
+    }
+    if (!strcmp(o.cmd, "check")) {
+        int np = 0;
+        int64_t nw = 0;
+        for (int i = 0; i < g->n; i++)
+            if (g->nodes[i].op == IR_OP_PARAM) { np++; nw += ir_numel(&g->nodes[i].shape); }
+        printf("%s: model %s: %d nodes, %d parameters (%lld weights)\n", o.spec, g->name, g->n, np, (long long)nw);
+        char sh[256];
+        ir_shape_str(&g->nodes[g->input].shape, sh, sizeof sh);
+        printf("  input %s; preprocess: resize %d %s, crop %d, mean (%g, %g, %g), std (%g, %g, %g)\n", sh, g->pre.resize,
+               g->pre.interp ? "bicubic" : "bilinear", g->pre.size, g->pre.mean[0], g->pre.mean[1], g->pre.mean[2],
+               g->pre.std[0], g->pre.std[1], g->pre.std[2]);
+        for (int i = 0; i < g->nout; i++) {
+            ir_shape_str(&g->nodes[g->outputs[i].node].shape, sh, sizeof sh);
+            printf("  output %s %s\n", g->outputs[i].name, sh);
+        }
+        if (level >= 1) ir_dump(g, stdout);
+        rc = 0;
+        goto done;
+    }
+    lg = lower_contractions(g, err, sizeof err);
+    if (!lg) { fprintf(stderr, "vitc: %s\n", err); goto done; }
+    plan_memory(lg);
+    if (level >= 1) ir_dump(lg, stderr);
+    if (level >= 2) fprintf(stderr, "activation arena: %.1f MiB per image\n", (double)lg->arena_floats * 4 / (1 << 20));
+    if (o.emit_llvm) {
+        FILE *f = fopen(o.emit_llvm, "w");
+        if (!f) { perror(o.emit_llvm); goto done; }
+        int e2 = codegen_emit_text(lg, f, err, sizeof err);
+        fclose(f);
+        if (e2) { fprintf(stderr, "vitc: %s\n", err); goto done; }
+    }
+    if (codegen_emit(lg, &bc, &bclen, err, sizeof err)) { fprintf(stderr, "vitc: %s\n", err); goto done; }
+    if (ir_module_write(o.out, lg, bc, bclen, err, sizeof err)) { fprintf(stderr, "vitc: %s\n", err); goto done; }
+    rc = 0;
+done:
+    free(bc);
+    ir_graph_free(lg);
+    ir_graph_free(g);
+    ctx_free(&c);
+    return rc;
+}

@@ -1,0 +1,331 @@
+/* runtime/main.c — the vitrun command line.
+ *   vitrun run MODULE --weights W.safetensors (IMAGE... | --tensor T.safetensors) [-o OUT.safetensors]
+ *   vitrun bench MODULE --weights W [--batch B] [--threads T] [--runs R]
+ *   vitrun info MODULE
+ * Outputs are written atomically; a failed run leaves no output file. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "img.h"
+#include "ir.h"
+#include "st.h"
+#include "vit.h"
+
+static void usage(FILE *o) {
+    fprintf(o,
+            "usage: vitrun run MODULE.vitm --weights W.safetensors IMAGE... [options]\n"
+            "       vitrun run MODULE.vitm --weights W.safetensors --tensor INPUT.safetensors [options]\n"
+            "       vitrun bench MODULE.vitm --weights W.safetensors [--batch B] [--threads T] [--runs R]\n"
+            "       vitrun info MODULE.vitm\n"
+            "options:\n"
+            "  -o FILE.safetensors   write every output as [images, ...] (names = the spec's outputs)\n"
+            "  --engine jit|interp   execution engine (default jit)\n"
+            "  --threads N           threads (default: the cores available)\n"
+            "  --labels FILE         class names, one per line: print the top-5 of 'logits'\n"
+            "  --allow-missing       run even when the checkpoint lacks parameters (zeros)\n"
+            "  --allow-unused        accept checkpoint keys the spec does not use\n");
+}
+
+typedef struct {
+    const char *cmd, *module, *weights, *out, *tensor, *labels;
+    const char **images;
+    int nimages;
+    int engine, threads, batch, runs;
+    vit_bind_opts bind;
+} Opts;
+
+static int avail_cores(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+static int parse(int argc, char **argv, Opts *o) {
+    o->cmd = argv[1];
+    o->images = calloc((size_t)argc, sizeof(char *));
+    o->threads = avail_cores();
+    o->batch = 1;
+    o->runs = 5;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        int needs = !strcmp(a, "--weights") || !strcmp(a, "-o") || !strcmp(a, "--tensor") || !strcmp(a, "--engine") ||
+                    !strcmp(a, "--threads") || !strcmp(a, "--labels") || !strcmp(a, "--batch") || !strcmp(a, "--runs");
+        if (needs && i + 1 >= argc) { fprintf(stderr, "vitrun: %s needs a value\n", a); return -1; }
+        if (!strcmp(a, "--weights")) o->weights = argv[++i];
+        else if (!strcmp(a, "-o")) o->out = argv[++i];
+        else if (!strcmp(a, "--tensor")) o->tensor = argv[++i];
+        else if (!strcmp(a, "--labels")) o->labels = argv[++i];
+        else if (!strcmp(a, "--engine")) {
+            const char *e = argv[++i];
+            if (!strcmp(e, "jit")) o->engine = VIT_ENGINE_JIT;
+            else if (!strcmp(e, "interp")) o->engine = VIT_ENGINE_INTERP;
+            else { fprintf(stderr, "vitrun: --engine is jit or interp, not '%s'\n", e); return -1; }
+        } else if (!strcmp(a, "--threads") || !strcmp(a, "--batch") || !strcmp(a, "--runs")) {
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (*end || v < 1 || v > 4096) { fprintf(stderr, "vitrun: %s needs a positive integer\n", a); return -1; }
+            if (a[2] == 't') o->threads = (int)v;
+            else if (a[2] == 'b') o->batch = (int)v;
+            else o->runs = (int)v;
+        } else if (!strcmp(a, "--allow-missing")) o->bind.allow_missing = 1;
+        else if (!strcmp(a, "--allow-unused")) o->bind.allow_unused = 1;
+        else if (a[0] == '-' && a[1]) { fprintf(stderr, "vitrun: unknown option '%s'\n", a); usage(stderr); return -1; }
+        else if (!o->module) o->module = a;
+        else o->images[o->nimages++] = a;
+    }
+    if (!o->module) { fprintf(stderr, "vitrun: no module given\n"); return -1; }
+    return 0;
+}
+
+static int load_bound(vit_ctx *ctx, const Opts *o, vit_model **m) {
+    if (vit_model_load(ctx, o->module, m)) { fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx)); return -1; }
+    if (!o->weights) { fprintf(stderr, "vitrun: --weights FILE.safetensors is required\n"); return -1; }
+    if (vit_model_bind(ctx, *m, o->weights, &o->bind)) { fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx)); return -1; }
+    if (vit_last_error(ctx)[0]) fprintf(stderr, "vitrun: %s", vit_last_error(ctx));
+    return 0;
+}
+
+/* Input from a safetensors file: one tensor [N, ...input shape] or [...input shape]. */
+static float *read_tensor_input(const char *path, const IrGraph *g, int *n) {
+    char err[1024];
+    StFile *st = NULL;
+    if (st_open(path, &st, err, sizeof err)) { fprintf(stderr, "vitrun: %s\n", err); return NULL; }
+    int64_t k = st_find(st, "image");
+    if (k < 0) k = st_find(st, "input");
+    if (k < 0 && st->n == 1) k = 0;
+    if (k < 0) { fprintf(stderr, "vitrun: %s: no tensor named 'image' or 'input'\n", path); st_close(st); return NULL; }
+    const StTensor *t = &st->t[k];
+    const IrShape *s = &g->nodes[g->input].shape;
+    int off = t->rank == s->rank + 1 ? 1 : 0;
+    int ok = t->rank == s->rank + off;
+    for (int i = 0; ok && i < s->rank; i++) ok = t->shape[i + off] == s->ax[i].size;
+    if (!ok) {
+        char sh[256], got[256];
+        ir_shape_str(s, sh, sizeof sh);
+        size_t q = (size_t)snprintf(got, sizeof got, "[");
+        for (int i = 0; i < t->rank && q < sizeof got; i++) q += (size_t)snprintf(got + q, sizeof got - q, "%s%lld", i ? ", " : "", (long long)t->shape[i]);
+        if (q < sizeof got) snprintf(got + q, sizeof got - q, "]");
+        fprintf(stderr, "vitrun: %s: tensor '%s' has shape %s; the module's input is [N, ...] over %s\n", path, t->name, got, sh);
+        st_close(st);
+        return NULL;
+    }
+    *n = off ? (int)t->shape[0] : 1;
+    float *buf = malloc((size_t)st_numel(t) * sizeof(float) + 4);
+    if (!buf || st_read_f32(st, k, buf, err, sizeof err)) {
+        fprintf(stderr, "vitrun: %s\n", buf ? err : "out of memory");
+        free(buf);
+        buf = NULL;
+    }
+    st_close(st);
+    return buf;
+}
+
+static float *read_images(const Opts *o, const IrGraph *g, int *n) {
+    int64_t in = ir_numel(&g->nodes[g->input].shape);
+    const IrShape *s = &g->nodes[g->input].shape;
+    if (s->rank != 3 || s->ax[0].size != 3 || s->ax[1].size != g->pre.size || s->ax[2].size != g->pre.size) {
+        fprintf(stderr, "vitrun: this module's input is not a [3, size, size] image; use --tensor\n");
+        return NULL;
+    }
+    float *buf = malloc((size_t)(in * o->nimages) * sizeof(float) + 4);
+    if (!buf) { fprintf(stderr, "vitrun: out of memory\n"); return NULL; }
+    for (int i = 0; i < o->nimages; i++) {
+        char err[1024];
+        if (img_load_tensor(o->images[i], &g->pre, buf + in * i, err, sizeof err)) {
+            fprintf(stderr, "vitrun: %s\n", err);
+            free(buf);
+            return NULL;
+        }
+        if (o->nimages > 4 && isatty(2)) fprintf(stderr, "\rreading images %d/%d", i + 1, o->nimages);
+    }
+    if (o->nimages > 4 && isatty(2)) fprintf(stderr, "\n");
+    *n = o->nimages;
+    return buf;
+}
+
+static char **read_labels(const char *path, int *n) {
+    FILE *f = fopen(path, "r");
+    if (!f) { fprintf(stderr, "vitrun: %s: %s\n", path, strerror(errno)); return NULL; }
+    char **v = NULL, line[1024];
+    int cap = 0;
+    *n = 0;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = 0;
+        if (*n == cap) { cap = cap ? 2 * cap : 1024; v = realloc(v, sizeof(char *) * (size_t)cap); }
+        v[(*n)++] = strdup(line);
+    }
+    fclose(f);
+    return v;
+}
+
+static int cmd_run(const Opts *o) {
+    vit_ctx *ctx = vit_ctx_new();
+    vit_model *m = NULL;
+    float *input = NULL, **outs = NULL;
+    char **labels = NULL;
+    int nlabels = 0, n = 0, rc = 1;
+    if (load_bound(ctx, o, &m)) goto done;
+    const IrGraph *g = vit_model_graph(m);
+    if (o->tensor && o->nimages) { fprintf(stderr, "vitrun: give images or --tensor, not both\n"); goto done; }
+    if (!o->tensor && !o->nimages) { fprintf(stderr, "vitrun: no images given (or --tensor FILE)\n"); goto done; }
+    input = o->tensor ? read_tensor_input(o->tensor, g, &n) : read_images(o, g, &n);
+    if (!input) goto done;
+    if (o->labels && !(labels = read_labels(o->labels, &nlabels))) goto done;
+    int no = vit_model_noutputs(m);
+    outs = calloc((size_t)no, sizeof(float *));
+    for (int k = 0; k < no; k++) outs[k] = malloc((size_t)(vit_model_output_numel(m, k) * n) * sizeof(float) + 4);
+    if (vit_model_run(ctx, m, (enum vit_engine)o->engine, input, n, o->threads, outs)) {
+        fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx));
+        goto done;
+    }
+    if (o->out) {
+        StWriter *w = st_writer_new();
+        for (int k = 0; k < no; k++) {
+            const IrShape *s = &g->nodes[g->outputs[k].node].shape;
+            int64_t shape[IR_MAX_RANK + 1] = {n};
+            for (int a = 0; a < s->rank; a++) shape[a + 1] = s->ax[a].size;
+            st_writer_add_f32(w, vit_model_output_name(m, k), s->rank + 1, shape, outs[k]);
+        }
+        char names[8192] = "";
+        for (int i = 0; i < o->nimages; i++) {
+            size_t l = strlen(names);
+            snprintf(names + l, sizeof names - l, "%s%s", i ? "\n" : "", o->images[i]);
+        }
+        if (o->nimages) st_writer_meta(w, "images", names);
+        st_writer_meta(w, "model", g->name ? g->name : "");
+        char err[1024];
+        if (st_writer_finish(w, o->out, err, sizeof err)) { fprintf(stderr, "vitrun: %s\n", err); goto done; }
+        printf("wrote %s (%d image%s)\n", o->out, n, n == 1 ? "" : "s");
+    } else {
+        for (int i = 0; i < n; i++) {
+            printf("%s\n", o->nimages ? o->images[i] : "input");
+            for (int k = 0; k < no; k++) {
+                int64_t on = vit_model_output_numel(m, k);
+                const float *v = outs[k] + on * i;
+                printf("  %s [%lld]:", vit_model_output_name(m, k), (long long)on);
+                for (int64_t j = 0; j < on && j < 6; j++) printf(" %.5f", v[j]);
+                printf("%s\n", on > 6 ? " ..." : "");
+            }
+        }
+    }
+    if (labels) {
+        int lk = -1;
+        for (int k = 0; k < no; k++) if (!strcmp(vit_model_output_name(m, k), "logits")) lk = k;
+        if (lk < 0) { fprintf(stderr, "vitrun: --labels needs an output named 'logits'\n"); goto done; }
+        int64_t on = vit_model_output_numel(m, lk);
+        for (int i = 0; i < n; i++) {
+            const float *v = outs[lk] + on * i;
+            double mx = -INFINITY, z = 0;
+            for (int64_t j = 0; j < on; j++) if (v[j] > mx) mx = v[j];
+            for (int64_t j = 0; j < on; j++) z += exp(v[j] - mx);
+            printf("%s top-5:\n", o->nimages ? o->images[i] : "input");
+            char *taken = calloc((size_t)on, 1);
+            for (int t = 0; t < 5 && t < on; t++) {
+                int64_t b = -1;
+                for (int64_t j = 0; j < on; j++) if (!taken[j] && (b < 0 || v[j] > v[b])) b = j;
+                taken[b] = 1;
+                printf("  %5.1f%%  %lld  %s\n", 100 * exp(v[b] - mx) / z, (long long)b, b < nlabels ? labels[b] : "?");
+            }
+            free(taken);
+        }
+    }
+    rc = 0;
+done:
+    if (outs) for (int k = 0; k < vit_model_noutputs(m); k++) free(outs[k]);
+    free(outs);
+    for (int i = 0; i < nlabels; i++) free(labels[i]);
+    free(labels);
+    free(input);
+    vit_model_free(m);
+    vit_ctx_free(ctx);
+    return rc;
+}
+
+static double now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+static int cmd_bench(const Opts *o) {
+    vit_ctx *ctx = vit_ctx_new();
+    vit_model *m = NULL;
+    int rc = 1;
+    float *input = NULL, **outs = NULL;
+    if (load_bound(ctx, o, &m)) goto done;
+    int64_t in = vit_model_input_numel(m);
+    input = malloc((size_t)(in * o->batch) * sizeof(float));
+    unsigned s = 12345;
+    for (int64_t i = 0; i < in * o->batch; i++) { s = s * 1103515245u + 12345u; input[i] = (float)((s >> 9) & 0xffff) / 32768.0f - 1.0f; }
+    int no = vit_model_noutputs(m);
+    outs = calloc((size_t)no, sizeof(float *));
+    for (int k = 0; k < no; k++) outs[k] = malloc((size_t)(vit_model_output_numel(m, k) * o->batch) * sizeof(float));
+    double t0 = now_ms();
+    if (vit_model_prepare(ctx, m, (enum vit_engine)o->engine)) { fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx)); goto done; }
+    fprintf(stderr, "prepared in %.0f ms\n", now_ms() - t0);
+    for (int r = -1; r < o->runs; r++) { /* run -1 is the warm-up */
+        double t = now_ms();
+        if (vit_model_run(ctx, m, (enum vit_engine)o->engine, input, o->batch, o->threads, outs)) {
+            fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx));
+            goto done;
+        }
+        double ms = (now_ms() - t) / o->batch;
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        if (r >= 0)
+            printf("{\"run\": %d, \"batch\": %d, \"threads\": %d, \"ms_per_image\": %.3f, \"max_rss_kib\": %ld}\n", r, o->batch,
+                   o->threads, ms, ru.ru_maxrss);
+        fflush(stdout);
+    }
+    rc = 0;
+done:
+    if (outs) for (int k = 0; k < vit_model_noutputs(m); k++) free(outs[k]);
+    free(outs);
+    free(input);
+    vit_model_free(m);
+    vit_ctx_free(ctx);
+    return rc;
+}
+
+static int cmd_info(const Opts *o) {
+    vit_ctx *ctx = vit_ctx_new();
+    vit_model *m = NULL;
+    if (vit_model_load(ctx, o->module, &m)) {
+        fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx));
+        vit_ctx_free(ctx);
+        return 1;
+    }
+    const IrGraph *g = vit_model_graph(m);
+    int np = 0;
+    for (int i = 0; i < g->n; i++) np += g->nodes[i].op == IR_OP_PARAM;
+    char sh[256];
+    ir_shape_str(&g->nodes[g->input].shape, sh, sizeof sh);
+    printf("model %s: %d nodes, %d parameters, input %s, activations %.1f MiB per image\n", g->name, g->n, np, sh,
+           (double)g->arena_floats * 4 / (1 << 20));
+    for (int k = 0; k < g->nout; k++) {
+        ir_shape_str(&g->nodes[g->outputs[k].node].shape, sh, sizeof sh);
+        printf("  output %s %s\n", g->outputs[k].name, sh);
+    }
+    vit_model_free(m);
+    vit_ctx_free(ctx);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) { usage(argc < 2 ? stderr : stdout); return argc < 2 ? 2 : 0; }
+    Opts o = {0};
+    int rc = 2;
+    if (parse(argc, argv, &o)) goto out;
+    if (!strcmp(o.cmd, "run")) rc = cmd_run(&o);
+    else if (!strcmp(o.cmd, "bench")) rc = cmd_bench(&o);
+    else if (!strcmp(o.cmd, "info")) rc = cmd_info(&o);
+    else { fprintf(stderr, "vitrun: unknown command '%s'\n", o.cmd); usage(stderr); }
+out:
+    free(o.images);
+    return rc;
+}

@@ -1,0 +1,52 @@
+/* runtime/vit.h — the public runtime API (what vitrun uses and others link).
+ * A context holds the last error; a model is a loaded .vitm module bound to
+ * a checkpoint.  Every call returns a status; nothing here exits. */
+#ifndef VIT_H
+#define VIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define VIT_API __attribute__((visibility("default")))
+
+enum vit_status { VIT_OK = 0, VIT_ERR_IO, VIT_ERR_FORMAT, VIT_ERR_SHAPE, VIT_ERR_MEM, VIT_ERR_ARG, VIT_ERR_COUNT };
+enum vit_engine { VIT_ENGINE_JIT = 0, VIT_ENGINE_INTERP, VIT_ENGINE_COUNT };
+
+typedef struct vit_ctx vit_ctx;
+typedef struct vit_model vit_model;
+struct IrGraph;
+
+typedef struct {
+    int allow_missing; /* run with parameters absent from the file (left at zero) */
+    int allow_unused;  /* accept keys in the file that the spec does not use */
+} vit_bind_opts;
+
+VIT_API vit_ctx *vit_ctx_new(void);
+VIT_API void vit_ctx_free(vit_ctx *ctx);
+VIT_API const char *vit_last_error(const vit_ctx *ctx);
+
+/* Load a module (.vitm); checks the format version. */
+VIT_API int vit_model_load(vit_ctx *ctx, const char *path, vit_model **out);
+VIT_API void vit_model_free(vit_model *m);
+VIT_API const struct IrGraph *vit_model_graph(const vit_model *m);
+
+/* Bind a .safetensors checkpoint: every key the module needs must be present
+ * with the stored shape; every key in the file must be used (or declared
+ * `unused` by the spec).  All problems are listed in the error message. */
+VIT_API int vit_model_bind(vit_ctx *ctx, vit_model *m, const char *weights, const vit_bind_opts *opts);
+
+/* Prepare an engine (JIT-compiles on first use). */
+VIT_API int vit_model_prepare(vit_ctx *ctx, vit_model *m, enum vit_engine engine);
+
+/* Run n inputs (each the model's input numel floats, contiguous) with
+ * `threads` threads; outputs[k] receives n * numel(output k) floats for the
+ * k-th output in the module's order. */
+VIT_API int vit_model_run(vit_ctx *ctx, vit_model *m, enum vit_engine engine, const float *input, int n,
+                          int threads, float **outputs);
+
+VIT_API int vit_model_noutputs(const vit_model *m);
+VIT_API const char *vit_model_output_name(const vit_model *m, int k);
+VIT_API int64_t vit_model_output_numel(const vit_model *m, int k);
+VIT_API int64_t vit_model_input_numel(const vit_model *m);
+
+#endif
