@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "parser.h"
 #include "vitc.h"
@@ -794,12 +795,50 @@ static bool builtin(El *e, Env *env, Ast *call, Value *out) {
     return false;
 }
 
+static const char *const builtin_names[] = {
+    "input", "contract", "softmax", "layernorm", "rmsnorm", "gelu", "gelu_tanh", "quick_gelu", "silu", "swish",
+    "sigmoid", "relu", "exp", "tanh", "act", "sum", "mean", "rename", "split", "merge", "permute", "select",
+    "slice", "concat", "unbind", "resample", "size", "has_axis", "int", "error"};
+
+static int edit_distance(const char *a, const char *b) {
+    int la = (int)strlen(a), lb = (int)strlen(b), d[64][64];
+    if (la > 62 || lb > 62) return 99;
+    for (int i = 0; i <= la; i++) d[i][0] = i;
+    for (int j = 0; j <= lb; j++) d[0][j] = j;
+    for (int i = 1; i <= la; i++)
+        for (int j = 1; j <= lb; j++) {
+            int m = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < m) m = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < m) m = d[i][j - 1] + 1;
+            d[i][j] = m;
+        }
+    return d[la][lb];
+}
+
+static _Noreturn void unknown_call(El *e, Ast *x) {
+    const char *best = NULL;
+    int bd = 3;
+    for (int i = 0; i < e->nblocks; i++) {
+        int dd = edit_distance(x->name, e->blocks[i]->name);
+        if (dd < bd) { bd = dd; best = e->blocks[i]->name; }
+    }
+    for (size_t i = 0; i < sizeof builtin_names / sizeof *builtin_names; i++) {
+        int dd = edit_distance(x->name, builtin_names[i]);
+        if (dd < bd) { bd = dd; best = builtin_names[i]; }
+    }
+    if (best) fail(e, x->loc, "unknown block '%s' (did you mean '%s'?)", x->name, best);
+    fail(e, x->loc, "unknown block '%s' (not in this file, its imports or the builtins)", x->name);
+}
+
 static Value eval_call(El *e, Env *env, Ast *x) {
     Ast *blk = block_find(e, x->name);
     Value out = NONE;
     if (!blk) {
+        bool known = false;
+        for (size_t i = 0; i < sizeof builtin_names / sizeof *builtin_names; i++) known |= !strcmp(builtin_names[i], x->name);
+        if (!known) unknown_call(e, x);
         if (x->a) fail(e, x->a->loc, "'at' scopes apply to block calls; '%s' is a builtin", x->name);
-        if (!builtin(e, env, x, &out)) fail(e, x->loc, "unknown block or builtin '%s'", x->name);
+        if (!builtin(e, env, x, &out)) unknown_call(e, x);
         return out;
     }
     return call_block(e, env, x, blk);
@@ -997,6 +1036,18 @@ static const char *dir_of(El *e, const char *path) {
 
 static bool load_items(El *e, int file);
 
+/* A path as short as possible for messages: relative to the working
+ * directory when the file is under it, else absolute and canonical. */
+static const char *clean_path(El *e, const char *p) {
+    char rp[4096], cwd[4096];
+    if (!realpath(p, rp)) return p;
+    if (getcwd(cwd, sizeof cwd)) {
+        size_t n = strlen(cwd);
+        if (!strncmp(rp, cwd, n) && rp[n] == '/') return arena_strdup(&e->c->arena, rp + n + 1);
+    }
+    return arena_strdup(&e->c->arena, rp);
+}
+
 static bool do_import(El *e, const char *from_path, Ast *imp) {
     const char *name = imp->str;
     bool has_ext = strlen(name) > 4 && !strcmp(name + strlen(name) - 4, ".vit");
@@ -1010,8 +1061,8 @@ static bool do_import(El *e, const char *from_path, Ast *imp) {
         if (!f) continue;
         fclose(f);
         for (int k = 0; k < e->c->nfiles; k++)
-            if (!strcmp(e->c->files[k].path, cand[i])) return true; /* already loaded */
-        int id = src_load(e->c, cand[i], imp->loc);
+            if (!strcmp(e->c->files[k].path, clean_path(e, cand[i]))) return true; /* already loaded */
+        int id = src_load(e->c, clean_path(e, cand[i]), imp->loc);
         return id >= 0 && load_items(e, id);
     }
     diag_error(e->c, imp->loc, "cannot find \"%s\" (looked beside this file and in the stdlib directories)", fname);
