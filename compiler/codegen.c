@@ -1,10 +1,9 @@
 /* compiler/codegen.c — LLVM IR for a lowered graph.
- * Every computing node becomes one internal function over noalias pointers
- * (its buffer first, then its sources'); `vit_forward(float **bufs)` calls
- * them in graph order.  Loops are nests of counted loops with constant trip
- * counts and strides, adjacent axes merged where the strides allow, so the
- * innermost loop is long and contiguous and LLVM's vectoriser can take it.
- * CONTRACT (canonical, see lower.c) calls vitrt_gemm; RESAMPLE vitrt_resample. */
+ * Each computing node becomes an internal function over noalias pointers
+ * (its buffer, then its sources'), shared by nodes with identical op, shapes
+ * and attributes; vit_forward(float **bufs) calls them in graph order.  Loops
+ * have constant trip counts and strides, mergeable axes merged, and exp/erf/
+ * tanh are inline polynomials, so LLVM's vectoriser takes the inner loops. */
 #include "codegen.h"
 
 #include <llvm-c/Analysis.h>
@@ -323,6 +322,7 @@ static LLVMValueRef ew_op(Cg *c, const IrNode *n, LLVMValueRef x, LLVMValueRef y
         return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLT, x, cf(c, 0.0), ""), cf(c, 0.0), x, "");
     case IR_OP_EXP: return fexp(c, x);
     case IR_OP_TANH: return ftanh(c, x);
+    case IR_OP_RSQRT: return LLVMBuildFDiv(b, cf(c, 1.0), intrinsic(c, "llvm.sqrt", c->f32, &x, 1), "");
     default: return NULL;
     }
 }
@@ -442,8 +442,10 @@ static int emit_along(Cg *c, int i, LLVMValueRef *p) {
     const IrShape *xs = &c->g->nodes[n->src[0]].shape;
     int ax = n->nax >= 1 ? ir_axis_find(&n->shape, n->ax[0]) : -1;
     if (ax < 0) return fail(c, i, "axis '%s' not in the shape", n->nax >= 1 ? n->ax[0] : "?");
-    if (xs->rank != n->shape.rank || ir_numel(xs) != ir_numel(&n->shape))
-        return fail(c, i, "source and output shapes differ");
+    int same = xs->rank == n->shape.rank;
+    for (int d = 0; same && d < xs->rank; d++)
+        same = !strcmp(xs->ax[d].name, n->shape.ax[d].name) && xs->ax[d].size == n->shape.ax[d].size;
+    if (!same) return fail(c, i, "source and output shapes differ");
     int maxsrc = n->op == IR_OP_SOFTMAX ? 1 : n->op == IR_OP_RMSNORM ? 2 : 3;
     if (n->nsrc < 1 || n->nsrc > maxsrc) return fail(c, i, "%d sources", n->nsrc);
     for (int s = 1; s < n->nsrc; s++) {
@@ -653,7 +655,7 @@ static int emit_body(Cg *c, int i, LLVMValueRef *p) {
     switch (c->g->nodes[i].op) {
     case IR_OP_ADD: case IR_OP_SUB: case IR_OP_MUL: case IR_OP_DIV: case IR_OP_SCALE:
     case IR_OP_GELU: case IR_OP_GELU_TANH: case IR_OP_QUICK_GELU: case IR_OP_SILU:
-    case IR_OP_SIGMOID: case IR_OP_RELU: case IR_OP_EXP: case IR_OP_TANH:
+    case IR_OP_SIGMOID: case IR_OP_RELU: case IR_OP_EXP: case IR_OP_TANH: case IR_OP_RSQRT:
         return emit_elementwise(c, i, p);
     case IR_OP_SOFTMAX: case IR_OP_LAYERNORM: case IR_OP_RMSNORM:
         return emit_along(c, i, p);
@@ -730,7 +732,9 @@ static int build(Cg *c) {
     const IrGraph *g = c->g;
     for (int i = 0; i < g->n; i++) {
         const IrNode *n = &g->nodes[i];
-        if (n->nsrc < 0 || n->nsrc > IR_MAX_SRC) return fail(c, i, "bad source count");
+        int want = ir_op_info[n->op].nsrc;
+        if (n->nsrc < 0 || n->nsrc > IR_MAX_SRC || (want >= 0 && n->nsrc != want))
+            return fail(c, i, "%d sources", n->nsrc);
         for (int s = 0; s < n->nsrc; s++)
             if (n->src[s] < 0 || n->src[s] >= i) return fail(c, i, "source %d out of order", s);
     }
@@ -795,6 +799,7 @@ static int setup(Cg *c, const IrGraph *g, char *err, size_t errlen) {
     c->g = g;
     c->err = err;
     c->errlen = errlen;
+    /* context, module and builder are ours until dispose() */
     c->ctx = LLVMContextCreate();
     c->mod = LLVMModuleCreateWithNameInContext(g->name ? g->name : "vit", c->ctx);
     c->b = LLVMCreateBuilderInContext(c->ctx);

@@ -7,6 +7,7 @@
  * anything else (memcpy, memset) is looked up in the process. */
 #include "jit.h"
 
+#include <llvm-c/Analysis.h>
 #include <llvm-c/BitReader.h>
 #include <llvm-c/Core.h>
 #include <llvm-c/Error.h>
@@ -172,6 +173,13 @@ int jit_load(const void *bc, size_t bclen, JitModule **out, char *err, size_t er
         mod = NULL;
         goto cleanup;
     }
+    char *msg = NULL;
+    if (LLVMVerifyModule(mod, LLVMReturnStatusAction, &msg)) {
+        snprintf(err, errlen, "jit: invalid module: %.300s", msg ? msg : "?");
+        LLVMDisposeMessage(msg);
+        goto cleanup;
+    }
+    LLVMDisposeMessage(msg); /* allocated even when empty */
     if (optimise(m->jit, mod, err, errlen)) goto cleanup;
     LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(mod, tsc); /* tsm owns mod */
     mod = NULL;

@@ -971,6 +971,41 @@ TEST(forward_runs_on_two_threads_at_once) {
     return 0;
 }
 
+typedef struct {
+    Block bk;
+    double ref[16];
+    int ok;
+} Loader;
+
+static void *load_and_run(void *p) {
+    Loader *l = p;
+    Run r;
+    l->ok = 0;
+    if (compile(&l->bk.t, &r)) return NULL;
+    jit_forward(r.jm)(r.bufs);
+    float reff[16];
+    for (int i = 0; i < 16; i++) reff[i] = (float)l->ref[i];
+    l->ok = check_max_rel(result(&r, "out"), reff, 16) <= TOL;
+    run_free(&r);
+    return NULL;
+}
+
+TEST(jit_load_runs_on_two_threads_at_once) {
+    Loader l[2];
+    for (int k = 0; k < 2; k++) {
+        block_build(&l[k].bk);
+        block_ref(&l[k].bk, l[k].ref);
+    }
+    pthread_t th;
+    pthread_create(&th, NULL, load_and_run, &l[1]);
+    load_and_run(&l[0]);
+    pthread_join(th, NULL);
+    for (int k = 0; k < 2; k++) tg_free(&l[k].bk.t);
+    ASSERT(l[0].ok);
+    ASSERT(l[1].ok);
+    return 0;
+}
+
 TEST(emit_text_names_the_entry_point) {
     Block bk;
     block_build(&bk);
@@ -989,6 +1024,40 @@ TEST(emit_text_names_the_entry_point) {
     ASSERT_CONTAINS(text, "call void @vitrt_gemm(");
     free(text);
     return 0;
+}
+
+TEST(identical_nodes_share_one_function) {
+    Tg t;
+    tg_init(&t);
+    int x = leaf(&t, IR_OP_CONST, "tok=4,ch=8", 1, 0);
+    int g1 = node(&t, IR_OP_GELU, x, -1, "tok=4,ch=8");
+    int g2 = node(&t, IR_OP_GELU, g1, -1, "tok=4,ch=8");
+    int g3 = node(&t, IR_OP_GELU, g2, -1, "tok=4,ch=8");
+    int s = node(&t, IR_OP_SCALE, g3, -1, "tok=4,ch=8");
+    t.g->nodes[s].f[0] = 2.0f;
+    int s2 = node(&t, IR_OP_SCALE, s, -1, "tok=4,ch=8");
+    t.g->nodes[s2].f[0] = 3.0f; /* another constant: another function */
+    mark_out(&t, s2);
+    char err[256];
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    int rc = codegen_emit_text(t.g, f, err, sizeof err);
+    fclose(f);
+    ASSERT_EQ(rc, 0);
+    int ngelu = 0, nscale = 0;
+    for (const char *p = text; (p = strstr(p, "define internal void @n")); p++) {
+        ngelu += !strncmp(strchr(p, '_'), "_gelu(", 6);
+        nscale += !strncmp(strchr(p, '_'), "_scale(", 7);
+    }
+    free(text);
+    ASSERT_EQ(ngelu, 1);
+    ASSERT_EQ(nscale, 2);
+    double ref[32];
+    for (int i = 0; i < 32; i++) ref[i] = gelu_ref(gelu_ref(gelu_ref(val(&t, x)[i]))) * 6.0;
+    rc = run_check(&t, ref, 32, TOL);
+    tg_free(&t);
+    return rc;
 }
 
 TEST(jit_load_rejects_garbage) {
@@ -1033,7 +1102,9 @@ TESTS {
     T(resample_calls_the_runtime_kernel),
     T(attention_block_end_to_end),
     T(forward_runs_on_two_threads_at_once),
+    T(jit_load_runs_on_two_threads_at_once),
     T(emit_text_names_the_entry_point),
+    T(identical_nodes_share_one_function),
     T(jit_load_rejects_garbage),
 };
 
