@@ -120,6 +120,7 @@ typedef struct IrGraph {
     char **unused;     /* key prefixes the spec declares unused */
     int nunused;
     int64_t arena_floats; /* memory plan: arena size in floats */
+    const char *meta;  /* JSON text the passes attach (e.g. the decomposition's components), or NULL */
     /* every string and array above is owned by the graph's pool */
     struct IrPool *pool;
 } IrGraph;
@@ -143,7 +144,7 @@ void ir_dump(const IrGraph *g, void *FILE_out); /* text dump, one node a line */
 /* module.c: the .vitm file.  Layout: "VITM" magic, u32 format version, then
  * a length-prefixed serialised graph, then the length-prefixed LLVM bitcode
  * (length 0 when absent).  All integers little-endian. */
-#define VITM_VERSION 1u
+#define VITM_VERSION 2u
 int ir_module_write(const char *path, const IrGraph *g, const void *bc, size_t bclen,
                     char *err, size_t errlen);
 /* returns 0 on success; *bc is malloc'd (NULL when the module has none) */

@@ -79,6 +79,7 @@ static void write_graph(Buf *b, const IrGraph *g) {
     put_i64(b, g->nunused);
     for (int i = 0; i < g->nunused; i++) put_str(b, g->unused[i]);
     put_i64(b, g->arena_floats);
+    put_str(b, g->meta);
     put_i64(b, g->n);
     for (int i = 0; i < g->n; i++) {
         const IrNode *n = &g->nodes[i];
@@ -115,6 +116,7 @@ static int read_graph(Rd *r, char *err, size_t errlen) {
     g->unused = ir_alloc(g, sizeof(char *) * (size_t)(g->nunused + 1));
     for (int i = 0; i < g->nunused; i++) g->unused[i] = (char *)get_str(r);
     g->arena_floats = get_i64(r);
+    g->meta = get_str(r);
     int64_t n = get_count(r, 1 << 24);
     for (int64_t i = 0; i < n && !r->bad; i++) {
         IrNode nd = {0};

@@ -64,6 +64,22 @@ int vit_model_load(vit_ctx *ctx, const char *path, vit_model **out) {
     return VIT_OK;
 }
 
+int vit_model_from_graph(vit_ctx *ctx, IrGraph *g, void *bc, size_t bclen, vit_model **out) {
+    *out = NULL;
+    vit_model *m = calloc(1, sizeof *m);
+    if (!m) return fail(ctx, VIT_ERR_MEM, "out of memory");
+    m->g = g;
+    m->bc = bc;
+    m->bclen = bclen;
+    m->data = calloc((size_t)g->n, sizeof(float *));
+    m->owned = calloc((size_t)g->n, sizeof(float *));
+    if (!m->data || !m->owned) { vit_model_free(m); return fail(ctx, VIT_ERR_MEM, "out of memory"); }
+    for (int i = 0; i < g->n; i++)
+        if (g->nodes[i].op == IR_OP_CONST) m->data[i] = g->nodes[i].cdata;
+    *out = m;
+    return VIT_OK;
+}
+
 void vit_model_free(vit_model *m) {
     if (!m) return;
     if (m->jit) jit_free(m->jit);

@@ -312,7 +312,7 @@ static int check_node(const Ctx *c) {
     case IR_OP_ADD: case IR_OP_SUB: case IR_OP_MUL: case IR_OP_DIV:
         return check_binary(c);
     case IR_OP_SCALE: case IR_OP_GELU: case IR_OP_GELU_TANH: case IR_OP_QUICK_GELU:
-    case IR_OP_SILU: case IR_OP_SIGMOID: case IR_OP_RELU: case IR_OP_EXP: case IR_OP_TANH:
+    case IR_OP_SILU: case IR_OP_SIGMOID: case IR_OP_RELU: case IR_OP_EXP: case IR_OP_TANH: case IR_OP_RSQRT:
         return check_same(c);
     case IR_OP_SOFTMAX: case IR_OP_LAYERNORM: case IR_OP_RMSNORM:
         return check_norm(c);
@@ -458,6 +458,7 @@ static double unary(enum ir_op op, double x, const float *f) {
     case IR_OP_RELU: return x < 0.0 ? 0.0 : x;
     case IR_OP_EXP: return exp(x);
     case IR_OP_TANH: return tanh(x);
+    case IR_OP_RSQRT: return 1.0 / sqrt(x);
     default: return NAN;
     }
 }
@@ -546,7 +547,7 @@ static void eval_node(const IrGraph *g, int i, float **bufs) {
         return;
     }
     case IR_OP_SCALE: case IR_OP_GELU: case IR_OP_GELU_TANH: case IR_OP_QUICK_GELU:
-    case IR_OP_SILU: case IR_OP_SIGMOID: case IR_OP_RELU: case IR_OP_EXP: case IR_OP_TANH:
+    case IR_OP_SILU: case IR_OP_SIGMOID: case IR_OP_RELU: case IR_OP_EXP: case IR_OP_TANH: case IR_OP_RSQRT:
         for (int64_t k = 0; k < numel; k++) out[k] = (float)unary(n->op, in[0][k], n->f);
         return;
     case IR_OP_SOFTMAX: case IR_OP_LAYERNORM: case IR_OP_RMSNORM:

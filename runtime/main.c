@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "img.h"
+#include "pipeline.h"
 #include "ir.h"
 #include "st.h"
 #include "vit.h"
@@ -22,6 +23,7 @@ static void usage(FILE *o) {
             "usage: vitrun run MODULE.vitm --weights W.safetensors IMAGE... [options]\n"
             "       vitrun run MODULE.vitm --weights W.safetensors --tensor INPUT.safetensors [options]\n"
             "       vitrun bench MODULE.vitm --weights W.safetensors [--batch B] [--threads T] [--runs R]\n"
+            "       vitrun decompose MODULE.vitm --weights W.safetensors IMAGE... [-o COMPS.safetensors] [options]\n"
             "       vitrun info MODULE.vitm\n"
             "options:\n"
             "  -o FILE.safetensors   write every output as [images, ...] (names = the spec's outputs)\n"
@@ -29,7 +31,15 @@ static void usage(FILE *o) {
             "  --threads N           threads (default: the cores available)\n"
             "  --labels FILE         class names, one per line: print the top-5 of 'logits'\n"
             "  --allow-missing       run even when the checkpoint lacks parameters (zeros)\n"
-            "  --allow-unused        accept checkpoint keys the spec does not use\n");
+            "  --allow-unused        accept checkpoint keys the spec does not use\n"
+            "decompose options:\n"
+            "  --output NAME         the output to decompose (default repr)\n"
+            "  --split AXES          keep these axes apart, e.g. head or head,token\n"
+            "  --from LAYER          first decomposed layer (ordinal or scope, e.g. 7 or blocks.7); earlier ones fold into init\n"
+            "  --bias equal|separate share constants equally (as the reference code) or into one 'bias' component\n"
+            "  --ln exact|reference|center  LayerNorm statistics: exact (the model's eps, biased variance),\n"
+            "                        as the reference code (unbiased std, eps 1e-5), or exact with each component centred\n"
+            "  --check               verify on every image that the components sum to the output\n");
 }
 
 typedef struct {
@@ -38,6 +48,9 @@ typedef struct {
     int nimages;
     int engine, threads, batch, runs;
     vit_bind_opts bind;
+    ContribOpts dec;      /* decompose options */
+    char splitbuf[256];  /* storage for --split names */
+    int check;            /* decompose --check */
 } Opts;
 
 static int avail_cores(void) {
@@ -53,7 +66,8 @@ static int parse(int argc, char **argv, Opts *o) {
     o->runs = 5;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
-        int needs = !strcmp(a, "--weights") || !strcmp(a, "-o") || !strcmp(a, "--tensor") || !strcmp(a, "--engine") ||
+        int needs = !strcmp(a, "--output") || !strcmp(a, "--split") || !strcmp(a, "--from") || !strcmp(a, "--bias") ||
+                    !strcmp(a, "--ln") || !strcmp(a, "--weights") || !strcmp(a, "-o") || !strcmp(a, "--tensor") || !strcmp(a, "--engine") ||
                     !strcmp(a, "--threads") || !strcmp(a, "--labels") || !strcmp(a, "--batch") || !strcmp(a, "--runs");
         if (needs && i + 1 >= argc) { fprintf(stderr, "vitrun: %s needs a value\n", a); return -1; }
         if (!strcmp(a, "--weights")) o->weights = argv[++i];
@@ -72,7 +86,23 @@ static int parse(int argc, char **argv, Opts *o) {
             if (a[2] == 't') o->threads = (int)v;
             else if (a[2] == 'b') o->batch = (int)v;
             else o->runs = (int)v;
-        } else if (!strcmp(a, "--allow-missing")) o->bind.allow_missing = 1;
+        } else if (!strcmp(a, "--output")) o->dec.output = argv[++i];
+        else if (!strcmp(a, "--from")) o->dec.from = argv[++i];
+        else if (!strcmp(a, "--split")) {
+            snprintf(o->splitbuf, sizeof o->splitbuf, "%s", argv[++i]);
+            o->dec.nsplit = 0;
+            for (char *t = strtok(o->splitbuf, ","); t && o->dec.nsplit < 8; t = strtok(NULL, ",")) o->dec.split[o->dec.nsplit++] = t;
+        } else if (!strcmp(a, "--bias")) {
+            const char *v = argv[++i];
+            if (strcmp(v, "equal") && strcmp(v, "separate")) { fprintf(stderr, "vitrun: --bias is equal or separate\n"); return -1; }
+            o->dec.bias_separate = !strcmp(v, "separate");
+        } else if (!strcmp(a, "--ln")) {
+            const char *v = argv[++i];
+            if (!strcmp(v, "reference")) o->dec.ln_reference = 1;
+            else if (!strcmp(v, "center")) o->dec.ln_center = 1;
+            else if (strcmp(v, "exact")) { fprintf(stderr, "vitrun: --ln is exact, reference or center\n"); return -1; }
+        } else if (!strcmp(a, "--check")) o->check = 1;
+        else if (!strcmp(a, "--allow-missing")) o->bind.allow_missing = 1;
         else if (!strcmp(a, "--allow-unused")) o->bind.allow_unused = 1;
         else if (a[0] == '-' && a[1]) { fprintf(stderr, "vitrun: unknown option '%s'\n", a); usage(stderr); return -1; }
         else if (!o->module) o->module = a;
@@ -292,6 +322,123 @@ done:
     return rc;
 }
 
+/* Write text to path atomically (temporary file, then rename). */
+static int write_text_atomic(const char *path, const char *text) {
+    size_t n = strlen(path);
+    char *tmp = malloc(n + 16);
+    snprintf(tmp, n + 16, "%s.tmpXXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) { fprintf(stderr, "vitrun: %s: %s\n", path, strerror(errno)); free(tmp); return -1; }
+    FILE *f = fdopen(fd, "w");
+    int ok = f && fputs(text, f) >= 0 && fflush(f) == 0 && fsync(fd) == 0;
+    if (f) fclose(f);
+    if (!ok || rename(tmp, path)) { fprintf(stderr, "vitrun: %s: write failed\n", path); unlink(tmp); free(tmp); return -1; }
+    free(tmp);
+    return 0;
+}
+
+static int cmd_decompose(const Opts *o) {
+    vit_ctx *ctx = vit_ctx_new();
+    vit_model *m = NULL;
+    IrGraph *g = NULL, *lg = NULL;
+    void *bc = NULL;
+    size_t bclen = 0;
+    float *input = NULL, **outs = NULL;
+    int rc = 1, n = 0;
+    char err[2048];
+    const char *oname = o->dec.output ? o->dec.output : "repr";
+    char cname[160];
+    snprintf(cname, sizeof cname, "contrib.%s", oname);
+    if (ir_module_read(o->module, &g, &bc, &bclen, err, sizeof err)) { fprintf(stderr, "vitrun: %s\n", err); goto done; }
+    free(bc);
+    bc = NULL;
+    if (ir_output_find(g, cname) >= 0 && g->meta && strstr(g->meta, pipeline_opts_key(&o->dec))) {
+        ir_graph_free(g);
+        g = NULL;
+        if (vit_model_load(ctx, o->module, &m)) { fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx)); goto done; }
+    } else {
+        if (pipeline_decompose(g, &o->dec, err, sizeof err)) { fprintf(stderr, "vitrun: decompose: %s\n", err); goto done; }
+        lg = pipeline_finish(g, &bc, &bclen, err, sizeof err);
+        if (!lg) { fprintf(stderr, "vitrun: %s\n", err); goto done; }
+        if (vit_model_from_graph(ctx, lg, bc, bclen, &m)) { fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx)); goto done; }
+        lg = NULL;
+        bc = NULL;
+    }
+    if (!o->weights) { fprintf(stderr, "vitrun: --weights FILE.safetensors is required\n"); goto done; }
+    if (vit_model_bind(ctx, m, o->weights, &o->bind)) { fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx)); goto done; }
+    const IrGraph *mg = vit_model_graph(m);
+    if (o->tensor && o->nimages) { fprintf(stderr, "vitrun: give images or --tensor, not both\n"); goto done; }
+    if (!o->tensor && !o->nimages) { fprintf(stderr, "vitrun: no images given (or --tensor FILE)\n"); goto done; }
+    input = o->tensor ? read_tensor_input(o->tensor, mg, &n) : read_images(o, mg, &n);
+    if (!input) goto done;
+    int no = vit_model_noutputs(m), kc = -1, ko = -1;
+    for (int k = 0; k < no; k++) {
+        if (!strcmp(vit_model_output_name(m, k), cname)) kc = k;
+        if (!strcmp(vit_model_output_name(m, k), oname)) ko = k;
+    }
+    if (kc < 0 || ko < 0) { fprintf(stderr, "vitrun: the module has no decomposition of '%s'\n", oname); goto done; }
+    outs = calloc((size_t)no, sizeof(float *));
+    for (int k = 0; k < no; k++) outs[k] = malloc((size_t)(vit_model_output_numel(m, k) * n) * sizeof(float) + 4);
+    if (vit_model_run(ctx, m, (enum vit_engine)o->engine, input, n, o->threads, outs)) {
+        fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx));
+        goto done;
+    }
+    const IrShape *cs = &mg->nodes[mg->outputs[kc].node].shape;
+    int64_t ncomp = cs->ax[0].size, dim = vit_model_output_numel(m, ko);
+    double worst = 0;
+    for (int i = 0; i < n; i++) {
+        const float *c = outs[kc] + (int64_t)i * ncomp * dim, *z = outs[ko] + (int64_t)i * dim;
+        double norm = 0, mx = 0;
+        for (int64_t d = 0; d < dim; d++) norm += (double)z[d] * z[d];
+        norm = sqrt(norm);
+        for (int64_t d = 0; d < dim; d++) {
+            double s = 0;
+            for (int64_t q = 0; q < ncomp; q++) s += c[q * dim + d];
+            if (fabs(s - z[d]) > mx) mx = fabs(s - z[d]);
+        }
+        double rel = norm > 0 ? mx / norm : mx;
+        if (rel > worst) worst = rel;
+        if (o->check) printf("%s: %lld components, max |sum - %s| = %.3g x |%s|\n", o->nimages ? o->images[i] : "input",
+                             (long long)ncomp, oname, rel, oname);
+    }
+    if (o->check && worst > 1e-4) {
+        fprintf(stderr, "vitrun: check failed: the components miss the output by %.3g x its norm%s\n", worst,
+                o->dec.ln_reference ? " (expected with --ln reference: its statistics are not the model's)" : "");
+        if (!o->dec.ln_reference) goto done;
+    }
+    if (o->out) {
+        StWriter *w = st_writer_new();
+        int64_t shape[IR_MAX_RANK + 2] = {n};
+        for (int a = 0; a < cs->rank; a++) shape[a + 1] = cs->ax[a].size;
+        st_writer_add_f32(w, "contrib", cs->rank + 1, shape, outs[kc]);
+        const IrShape *os = &mg->nodes[mg->outputs[ko].node].shape;
+        for (int a = 0; a < os->rank; a++) shape[a + 1] = os->ax[a].size;
+        st_writer_add_f32(w, oname, os->rank + 1, shape, outs[ko]);
+        if (mg->meta) st_writer_meta(w, "components", mg->meta);
+        char sidecar[4096];
+        snprintf(sidecar, sizeof sidecar, "%s", o->out);
+        char *dot = strrchr(sidecar, '.');
+        if (dot && !strcmp(dot, ".safetensors")) *dot = 0;
+        strncat(sidecar, ".json", sizeof sidecar - strlen(sidecar) - 1);
+        if (st_writer_finish(w, o->out, err, sizeof err)) { fprintf(stderr, "vitrun: %s\n", err); goto done; }
+        if (mg->meta && write_text_atomic(sidecar, mg->meta)) { unlink(o->out); goto done; }
+        printf("wrote %s: contrib [%d, %lld, ...] and %s; component names in %s\n", o->out, n, (long long)ncomp, oname, sidecar);
+    } else if (!o->check) {
+        printf("%lld components of %s; sum check %.3g x |%s|\n", (long long)ncomp, oname, worst, oname);
+    }
+    rc = 0;
+done:
+    if (outs) for (int k = 0; k < vit_model_noutputs(m); k++) free(outs[k]);
+    free(outs);
+    free(input);
+    free(bc);
+    ir_graph_free(lg);
+    ir_graph_free(g);
+    vit_model_free(m);
+    vit_ctx_free(ctx);
+    return rc;
+}
+
 static int cmd_info(const Opts *o) {
     vit_ctx *ctx = vit_ctx_new();
     vit_model *m = NULL;
@@ -324,6 +471,7 @@ int main(int argc, char **argv) {
     if (!strcmp(o.cmd, "run")) rc = cmd_run(&o);
     else if (!strcmp(o.cmd, "bench")) rc = cmd_bench(&o);
     else if (!strcmp(o.cmd, "info")) rc = cmd_info(&o);
+    else if (!strcmp(o.cmd, "decompose")) rc = cmd_decompose(&o);
     else { fprintf(stderr, "vitrun: unknown command '%s'\n", o.cmd); usage(stderr); }
 out:
     free(o.images);

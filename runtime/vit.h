@@ -28,6 +28,8 @@ VIT_API const char *vit_last_error(const vit_ctx *ctx);
 /* Load a module (.vitm); checks the format version. */
 VIT_API int vit_model_load(vit_ctx *ctx, const char *path, vit_model **out);
 VIT_API void vit_model_free(vit_model *m);
+/* A model from a graph and its bitcode (both taken over, freed with the model). */
+VIT_API int vit_model_from_graph(vit_ctx *ctx, struct IrGraph *g, void *bc, size_t bclen, vit_model **out);
 VIT_API const struct IrGraph *vit_model_graph(const vit_model *m);
 
 /* Bind a .safetensors checkpoint: every key the module needs must be present

@@ -1,0 +1,68 @@
+/* compiler/pipeline.c — the passes after elaboration, in order, shared by
+ * vitc, vitrun (which derives decompositions on demand) and the tests:
+ * decomposition (optional) → contraction lowering → memory plan → LLVM IR. */
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipeline.h"
+
+IrGraph *pipeline_finish(const IrGraph *g, void **bc, size_t *bclen, char *err, size_t errlen) {
+    *bc = NULL;
+    *bclen = 0;
+    IrGraph *lg = lower_contractions(g, err, errlen);
+    if (!lg) return NULL;
+    plan_memory(lg);
+    if (codegen_emit(lg, bc, bclen, err, errlen)) {
+        ir_graph_free(lg);
+        return NULL;
+    }
+    return lg;
+}
+
+const char *pipeline_opts_key(const ContribOpts *o) {
+    static char buf[512];
+    size_t k = (size_t)snprintf(buf, sizeof buf, "output=%s split=", o->output ? o->output : "repr");
+    for (int i = 0; i < o->nsplit && k < sizeof buf; i++) k += (size_t)snprintf(buf + k, sizeof buf - k, "%s%s", i ? "," : "", o->split[i]);
+    if (k < sizeof buf)
+        snprintf(buf + k, sizeof buf - k, " from=%s bias=%s ln=%s%s", o->from ? o->from : "", o->bias_separate ? "separate" : "equal",
+                 o->ln_reference ? "reference" : "exact", o->ln_center ? "+center" : "");
+    return buf;
+}
+
+int pipeline_decompose(IrGraph *g, const ContribOpts *o, char *err, size_t errlen) {
+    ContribComp *cc = NULL;
+    int n = 0;
+    if (contrib_derive(g, o, &cc, &n, err, errlen)) return -1;
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "model", g->name ? g->name : "");
+    cJSON_AddStringToObject(root, "output", o->output ? o->output : "repr");
+    cJSON *sp = cJSON_AddArrayToObject(root, "split");
+    for (int i = 0; i < o->nsplit; i++) cJSON_AddItemToArray(sp, cJSON_CreateString(o->split[i]));
+    cJSON_AddStringToObject(root, "from", o->from ? o->from : "");
+    cJSON_AddStringToObject(root, "bias", o->bias_separate ? "separate" : "equal");
+    cJSON_AddStringToObject(root, "ln", o->ln_reference ? "reference" : o->ln_center ? "center" : "exact");
+    cJSON_AddStringToObject(root, "options", pipeline_opts_key(o));
+    cJSON *arr = cJSON_AddArrayToObject(root, "components");
+    for (int i = 0; i < n; i++) {
+        cJSON *c = cJSON_CreateObject();
+        cJSON_AddNumberToObject(c, "index", i);
+        cJSON_AddStringToObject(c, "name", cc[i].name);
+        cJSON_AddStringToObject(c, "kind", cc[i].kind);
+        cJSON_AddStringToObject(c, "scope", cc[i].scope);
+        if (cc[i].layer >= 0) cJSON_AddNumberToObject(c, "layer", cc[i].layer); else cJSON_AddNullToObject(c, "layer");
+        if (cc[i].head >= 0) cJSON_AddNumberToObject(c, "head", cc[i].head); else cJSON_AddNullToObject(c, "head");
+        if (cc[i].token >= 0) cJSON_AddNumberToObject(c, "token", cc[i].token); else cJSON_AddNullToObject(c, "token");
+        if (cc[i].nsplit) {
+            cJSON *s = cJSON_AddObjectToObject(c, "split");
+            for (int k = 0; k < cc[i].nsplit; k++) cJSON_AddNumberToObject(s, cc[i].split_ax[k], cc[i].split_ix[k]);
+        }
+        cJSON_AddItemToArray(arr, c);
+    }
+    char *txt = cJSON_Print(root);
+    g->meta = ir_strdup(g, txt);
+    free(txt);
+    cJSON_Delete(root);
+    free(cc);
+    return 0;
+}

@@ -1,0 +1,17 @@
+/* compiler/pipeline.h — the passes after elaboration (pipeline.c). */
+#ifndef VIT_PIPELINE_H
+#define VIT_PIPELINE_H
+
+#include "codegen.h"
+#include "contrib.h"
+#include "ir.h"
+
+/* lower contractions, plan memory, emit LLVM bitcode: a new graph (caller frees) */
+IrGraph *pipeline_finish(const IrGraph *g, void **bc, size_t *bclen, char *err, size_t errlen);
+/* derive contributions into g; g->meta becomes the components' JSON sidecar */
+int pipeline_decompose(IrGraph *g, const ContribOpts *o, char *err, size_t errlen);
+/* a one-line summary of the options, recorded in the sidecar */
+const char *pipeline_opts_key(const ContribOpts *o);
+void plan_memory(IrGraph *g);
+
+#endif
