@@ -284,5 +284,6 @@ IrGraph *lower_contractions(const IrGraph *g, char *err, size_t errlen) {
     }
     for (int i = 0; i < g->nout; i++) ir_output_add(ng, g->outputs[i].name, map[g->outputs[i].node]);
     ng->arena_floats = 0;
+    ng->meta = ir_strdup(ng, g->meta);
     return ng;
 }
