@@ -551,9 +551,13 @@ int contrib_derive(IrGraph *g, const ContribOpts *o, ContribComp **comps, int *n
         goto done;
     }
     if (find_stream(&c, out, &br, &nbr)) goto done;
+    bool whole = false; /* no branch: an output affine in the input decomposes into init (and bias) */
     if (!nbr) {
-        snprintf(err, errlen, "output '%s' has no residual stream: no add joins a branch to it", oname);
-        goto done;
+        if (g->input < 0 || !c.stream[g->input]) {
+            snprintf(err, errlen, "output '%s' has no residual stream: no add joins a branch to it", oname);
+            goto done;
+        }
+        whole = true;
     }
     /* layers: distinct branch layer scopes in forward order */
     const char **lscope = malloc(sizeof(char *) * (size_t)nbr), **lkind = malloc(sizeof(char *) * (size_t)nbr);
@@ -570,6 +574,10 @@ int contrib_derive(IrGraph *g, const ContribOpts *o, ContribComp **comps, int *n
         lord[b] = l;
     }
     int first = 0;
+    if (o->from && *o->from && whole) {
+        snprintf(err, errlen, "--from %s: output '%s' is affine in the input; it has no layers", o->from, oname);
+        goto done2;
+    }
     if (o->from && *o->from) {
         char *end;
         long L = strtol(o->from, &end, 10);
@@ -587,7 +595,7 @@ int contrib_derive(IrGraph *g, const ContribOpts *o, ContribComp **comps, int *n
         }
     }
     /* init: the stream entering the first decomposed branch's add */
-    int init = br[first].stream_src;
+    int init = whole ? g->input : br[first].stream_src;
     comp_add(&c, (ContribComp){.name = "init", .scope = "", .kind = "init", .layer = -1, .head = -1, .token = -1});
     int ncomp = 1;
     if (o->bias_separate) {
