@@ -384,13 +384,48 @@ static int branch_terms(Cx *c, int root, int layer_ord, const char *layer, const
     const char *order[8];
     int64_t sizes[8];
     int norder = 0, rc = 0;
+    char *split = calloc((size_t)nf, 1), *need = calloc((size_t)nf, 1);
     for (int i = 0; i < nf; i++) { bt[i] = -1; bn[i] = 0; }
+    /* nodes whose terms reach the root through linear ops */
+    need[root] = 1;
+    for (int i = root; i >= 0; i--) {
+        if (!need[i] || !in[i]) continue;
+        int s[IR_MAX_SRC], ns = linear_srcs(c, i, s);
+        for (int q = 0; q < ns; q++) need[s[q]] = 1;
+    }
+    /* With the reference's LayerNorm statistics, the branch is decomposed
+     * from its reads of the (frozen) stream, as the reference code does, so
+     * its norms on the linear path use those statistics too.  With exact
+     * statistics a single contribution equals the forward value, so terms
+     * start at the split points. */
+    if (c->o->ln_reference)
+        for (int i = 0; i < nf; i++) {
+            if (!in[i]) continue;
+            for (int q = 0; q < N(c, i)->nsrc; q++) {
+                int x = N(c, i)->src[q];
+                if (c->stream[x] && bt[x] < 0) {
+                    IrShape m1 = with_comp(c, 1, &N(c, x)->shape);
+                    bt[x] = op1(c, IR_OP_RESHAPE, x, &m1, x);
+                    bn[x] = 1;
+                }
+            }
+        }
     for (int i = 0; i < nf && !rc; i++) {
         if (!in[i]) continue;
         IrNode *n = N(c, i);
-        int tv[IR_MAX_SRC] = {-1, -1, -1, -1}, have = 0, ncomp = 1;
-        for (int s = 0; s < n->nsrc; s++)
-            if (bt[n->src[s]] >= 0) { tv[s] = bt[n->src[s]]; have++; ncomp = bn[n->src[s]]; }
+        int tv[IR_MAX_SRC] = {-1, -1, -1, -1}, have = 0, ncomp = 1, wassplit = 0;
+        int ls[IR_MAX_SRC], nls = linear_srcs(c, i, ls);
+        for (int s = 0; s < n->nsrc; s++) {
+            int x = n->src[s];
+            if (bt[x] < 0) continue;
+            wassplit |= split[x];
+            bool lin = false;
+            for (int q = 0; q < nls; q++) lin |= ls[q] == x;
+            if (!lin && cls(c, i) != LIN_NONE) continue; /* e.g. a norm's weight */
+            tv[s] = bt[x]; have++; ncomp = bn[x];
+        }
+        if (have && cls(c, i) == LIN_NONE && !wassplit) continue; /* a non-linear value: frozen, no terms */
+        if (have && !need[i] && !wassplit) continue;               /* terms that never reach the branch's output */
         const char *keep[8];
         int nkeep = 0;
         for (int k = 0; k < c->o->nsplit; k++)
@@ -442,6 +477,7 @@ static int branch_terms(Cx *c, int root, int layer_ord, const char *layer, const
             norder += nkeep;
             bt[i] = r;
             bn[i] = (int)prod;
+            split[i] = 1;
             continue;
         }
         if (!have) continue; /* a frozen value: no terms */
@@ -453,6 +489,7 @@ static int branch_terms(Cx *c, int root, int layer_ord, const char *layer, const
         if (r < 0) { rc = -1; break; }
         bt[i] = r;
         bn[i] = ncomp;
+        split[i] = (char)wassplit;
     }
     int result = -1;
     if (!rc) {
@@ -490,6 +527,8 @@ static int branch_terms(Cx *c, int root, int layer_ord, const char *layer, const
         }
     }
     free(in);
+    free(split);
+    free(need);
     free(last);
     free(bt);
     free(bn);
