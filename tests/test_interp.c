@@ -275,6 +275,23 @@ TEST(tanh_op) {
     return unary_case(IR_OP_TANH, k, 2);
 }
 
+TEST(rsqrt_op) { /* positive inputs; 1/sqrt(0) = inf */
+    static const float pts[] = {1e-6f, 0.25f, 1.0f, 2.0f, 9.0f, 1e6f, 0.0f, 4.0f};
+    Gr t;
+    gr_init(&t);
+    int x = gr_leaf(&t, "n=8");
+    memcpy(t.buf[x], pts, sizeof pts);
+    int o = gr_node(&t, IR_OP_RSQRT, "n=8", "", 1, x, 0, 0);
+    RUN_OK(&t);
+    for (int i = 0; i < 8; i++) {
+        double e = 1.0 / sqrt((double)pts[i]);
+        if (isinf(e) ? !isinf(t.buf[o][i]) : !(fabs(t.buf[o][i] - e) <= 2e-7 * fabs(e)))
+            FAIL_AT("RSQRT(%g) = %.9g, expected %.9g", pts[i], t.buf[o][i], e);
+    }
+    gr_free(&t);
+    return 0;
+}
+
 /* ---- normalisations -------------------------------------------------------------- */
 
 /* x [r=3, n=5, c=2], softmax along the middle axis; rows sum to 1, ratios are
@@ -818,6 +835,7 @@ static const struct {
     {IR_OP_RELU, relu},
     {IR_OP_EXP, exp_op},
     {IR_OP_TANH, tanh_op},
+    {IR_OP_RSQRT, rsqrt_op},
     {IR_OP_SOFTMAX, softmax_middle_axis},
     {IR_OP_LAYERNORM, layernorm_stats_and_affine},
     {IR_OP_RMSNORM, rmsnorm_stats_and_gamma},
@@ -872,6 +890,7 @@ TESTS {
     T(relu),
     T(exp_op),
     T(tanh_op),
+    T(rsqrt_op),
     T(softmax_middle_axis),
     T(layernorm_stats_and_affine),
     T(rmsnorm_stats_and_gamma),

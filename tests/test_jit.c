@@ -477,13 +477,14 @@ static double unary_ref(enum ir_op op, double x) {
     case IR_OP_RELU: return x > 0 ? x : 0;
     case IR_OP_EXP: return exp(x);
     case IR_OP_TANH: return tanh(x);
+    case IR_OP_RSQRT: return 1.0 / sqrt(x);
     default: return NAN;
     }
 }
 
 TEST(unary_ops_match_their_definitions) {
     static const enum ir_op ops[] = {IR_OP_SCALE, IR_OP_GELU, IR_OP_GELU_TANH, IR_OP_QUICK_GELU, IR_OP_SILU,
-                                     IR_OP_SIGMOID, IR_OP_RELU, IR_OP_EXP, IR_OP_TANH};
+                                     IR_OP_SIGMOID, IR_OP_RELU, IR_OP_EXP, IR_OP_TANH, IR_OP_RSQRT};
     for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++) {
         Tg t;
         tg_init(&t);
@@ -492,6 +493,7 @@ TEST(unary_ops_match_their_definitions) {
         float *d = t.g->nodes[x].cdata;
         for (int i = 0; i < 3 * n; i++) d[i] = -12.0f + 24.0f * (float)i / (float)(3 * n); /* a sweep */
         if (ops[o] == IR_OP_EXP) for (int i = 0; i < 3 * n; i++) d[i] *= 0.5f;
+        if (ops[o] == IR_OP_RSQRT) for (int i = 0; i < 3 * n; i++) d[i] = 1e-3f + fabsf(d[i]);
         int c = node(&t, ops[o], x, -1, "tok=3,ch=2001");
         t.g->nodes[c].f[0] = 0.125f;
         t.g->nodes[c].f[1] = -3.0f;
