@@ -691,7 +691,22 @@ int contrib_derive(IrGraph *g, const ContribOpts *o, ContribComp **comps, int *n
         c.TN[i] = nc;
     }
     if (c.T[out] < 0) { snprintf(err, errlen, "output '%s' is not reached from the decomposed range", oname); goto done2; }
-    {
+    if (o->directions > 0) {
+        /* projections on k directions: [comp, dir] = contrib . directions over the output's axes */
+        const IrShape *os = &N(&c, out)->shape;
+        IrNode d = {.op = IR_OP_PARAM, .key = "__directions"};
+        d.shape.rank = os->rank + 1;
+        d.shape.ax[0] = (IrAxis){"dir", o->directions};
+        for (int a = 0; a < os->rank; a++) d.shape.ax[a + 1] = os->ax[a];
+        d.stored = (IrShape){.rank = 2, .ax = {{NULL, o->directions}, {NULL, ir_numel(os)}}};
+        int dn = emit(&c, &d, out);
+        IrNode p = {.op = IR_OP_CONTRACT, .nsrc = 2, .src = {c.T[out], dn}, .nax = os->rank};
+        for (int a = 0; a < os->rank; a++) p.ax[a] = os->ax[a].name;
+        p.shape = (IrShape){.rank = 2, .ax = {{"comp", c.TN[out]}, {"dir", o->directions}}};
+        char name[128];
+        snprintf(name, sizeof name, "proj.%s", oname);
+        ir_output_add(g, name, emit(&c, &p, out));
+    } else {
         char name[128];
         snprintf(name, sizeof name, "contrib.%s", oname);
         ir_output_add(g, name, c.T[out]);

@@ -17,6 +17,9 @@ typedef struct {
     bool bias_separate;     /* constants into one "bias" component (else shared equally) */
     bool ln_center;         /* LayerNorm: centre each component (else mean folded into the constant) */
     bool ln_reference;      /* LayerNorm statistics as the reference code: unbiased, eps 1e-5 */
+    int directions;         /* k > 0: output proj.NAME [comp, dir = k], each component projected on the
+                               k rows of the runtime parameter "__directions" [k, ...output axes],
+                               instead of contrib.NAME */
 } ContribOpts;
 
 typedef struct {

@@ -6,11 +6,13 @@
 #include <string.h>
 
 #include "pipeline.h"
+#include "simplify.h"
 
 IrGraph *pipeline_finish(const IrGraph *g, void **bc, size_t *bclen, char *err, size_t errlen) {
     *bc = NULL;
     *bclen = 0;
-    IrGraph *lg = lower_contractions(g, err, errlen);
+    IrGraph *sg = simplify_graph(g, err, errlen), *lg = sg ? lower_contractions(sg, err, errlen) : NULL;
+    ir_graph_free(sg);
     if (!lg) return NULL;
     plan_memory(lg);
     if (codegen_emit(lg, bc, bclen, err, errlen)) {
@@ -25,8 +27,9 @@ const char *pipeline_opts_key(const ContribOpts *o) {
     size_t k = (size_t)snprintf(buf, sizeof buf, "output=%s split=", o->output ? o->output : "repr");
     for (int i = 0; i < o->nsplit && k < sizeof buf; i++) k += (size_t)snprintf(buf + k, sizeof buf - k, "%s%s", i ? "," : "", o->split[i]);
     if (k < sizeof buf)
-        snprintf(buf + k, sizeof buf - k, " from=%s bias=%s ln=%s%s", o->from ? o->from : "", o->bias_separate ? "separate" : "equal",
-                 o->ln_reference ? "reference" : "exact", o->ln_center ? "+center" : "");
+        snprintf(buf + k, sizeof buf - k, " from=%s bias=%s ln=%s%s directions=%d", o->from ? o->from : "",
+                 o->bias_separate ? "separate" : "equal", o->ln_reference ? "reference" : "exact", o->ln_center ? "+center" : "",
+                 o->directions);
     return buf;
 }
 
@@ -43,6 +46,7 @@ int pipeline_decompose(IrGraph *g, const ContribOpts *o, char *err, size_t errle
     cJSON_AddStringToObject(root, "bias", o->bias_separate ? "separate" : "equal");
     cJSON_AddStringToObject(root, "ln", o->ln_reference ? "reference" : o->ln_center ? "center" : "exact");
     cJSON_AddStringToObject(root, "options", pipeline_opts_key(o));
+    if (o->directions) cJSON_AddNumberToObject(root, "directions", o->directions);
     cJSON *arr = cJSON_AddArrayToObject(root, "components");
     for (int i = 0; i < n; i++) {
         cJSON *c = cJSON_CreateObject();

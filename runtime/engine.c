@@ -129,7 +129,7 @@ int vit_model_bind(vit_ctx *ctx, vit_model *m, const char *weights, const vit_bi
     int nmissing = 0, nshape = 0, nunexp = 0, ndtype = 0;
     for (int i = 0; i < g->n; i++) {
         const IrNode *n = &g->nodes[i];
-        if (n->op != IR_OP_PARAM) continue;
+        if (n->op != IR_OP_PARAM || !strncmp(n->key, "__", 2)) continue;
         int64_t k = st_find(st, n->key);
         char want[128], got[128];
         int64_t wd[IR_MAX_RANK];
@@ -172,7 +172,7 @@ int vit_model_bind(vit_ctx *ctx, vit_model *m, const char *weights, const vit_bi
     /* attach data */
     for (int i = 0; i < g->n; i++) {
         const IrNode *n = &g->nodes[i];
-        if (n->op != IR_OP_PARAM) continue;
+        if (n->op != IR_OP_PARAM || !strncmp(n->key, "__", 2)) continue;
         free(m->owned[i]);
         m->owned[i] = NULL;
         int64_t k = st_find(st, n->key);
@@ -197,6 +197,19 @@ int vit_model_bind(vit_ctx *ctx, vit_model *m, const char *weights, const vit_bi
     else
         ctx->err[0] = 0;
     return VIT_OK;
+}
+
+int vit_model_set_param(vit_ctx *ctx, vit_model *m, const char *key, const float *data, int64_t numel) {
+    int found = 0;
+    for (int i = 0; i < m->g->n; i++) {
+        const IrNode *n = &m->g->nodes[i];
+        if (n->op != IR_OP_PARAM || strcmp(n->key, key)) continue;
+        if (ir_numel(&n->shape) != numel)
+            return fail(ctx, VIT_ERR_SHAPE, "'%s' needs %lld values, got %lld", key, (long long)ir_numel(&n->shape), (long long)numel);
+        m->data[i] = (float *)data;
+        found = 1;
+    }
+    return found ? VIT_OK : fail(ctx, VIT_ERR_ARG, "the module has no runtime parameter '%s'", key);
 }
 
 int vit_model_prepare(vit_ctx *ctx, vit_model *m, enum vit_engine engine) {
@@ -258,6 +271,9 @@ done:
 int vit_model_run(vit_ctx *ctx, vit_model *m, enum vit_engine engine, const float *input, int n, int threads,
                   float **outputs) {
     if (!m->bound) return fail(ctx, VIT_ERR_ARG, "no weights bound");
+    for (int i = 0; i < m->g->n; i++)
+        if (m->g->nodes[i].op == IR_OP_PARAM && !m->data[i])
+            return fail(ctx, VIT_ERR_ARG, "runtime parameter '%s' is not set", m->g->nodes[i].key);
     if (m->g->input < 0) return fail(ctx, VIT_ERR_FORMAT, "the module has no input");
     int st = vit_model_prepare(ctx, m, engine);
     if (st) return st;

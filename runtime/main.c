@@ -39,7 +39,9 @@ static void usage(FILE *o) {
             "  --bias equal|separate share constants equally (as the reference code) or into one 'bias' component\n"
             "  --ln exact|reference|center  LayerNorm statistics: exact (the model's eps, biased variance),\n"
             "                        as the reference code (unbiased std, eps 1e-5), or exact with each component centred\n"
-            "  --check               verify on every image that the components sum to the output\n");
+            "  --check               verify on every image that the components sum to the output\n"
+            "  --directions FILE     a safetensors file with one tensor [k, dim]: write each component's k projections\n"
+            "                        (proj [images, components, k]) without materialising the components\n");
 }
 
 typedef struct {
@@ -51,6 +53,7 @@ typedef struct {
     ContribOpts dec;      /* decompose options */
     char splitbuf[256];  /* storage for --split names */
     int check;            /* decompose --check */
+    const char *dirs;     /* decompose --directions FILE */
 } Opts;
 
 static int avail_cores(void) {
@@ -67,7 +70,7 @@ static int parse(int argc, char **argv, Opts *o) {
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         int needs = !strcmp(a, "--output") || !strcmp(a, "--split") || !strcmp(a, "--from") || !strcmp(a, "--bias") ||
-                    !strcmp(a, "--ln") || !strcmp(a, "--weights") || !strcmp(a, "-o") || !strcmp(a, "--tensor") || !strcmp(a, "--engine") ||
+                    !strcmp(a, "--ln") || !strcmp(a, "--directions") || !strcmp(a, "--weights") || !strcmp(a, "-o") || !strcmp(a, "--tensor") || !strcmp(a, "--engine") ||
                     !strcmp(a, "--threads") || !strcmp(a, "--labels") || !strcmp(a, "--batch") || !strcmp(a, "--runs");
         if (needs && i + 1 >= argc) { fprintf(stderr, "vitrun: %s needs a value\n", a); return -1; }
         if (!strcmp(a, "--weights")) o->weights = argv[++i];
@@ -102,6 +105,7 @@ static int parse(int argc, char **argv, Opts *o) {
             else if (!strcmp(v, "center")) o->dec.ln_center = 1;
             else if (strcmp(v, "exact")) { fprintf(stderr, "vitrun: --ln is exact, reference or center\n"); return -1; }
         } else if (!strcmp(a, "--check")) o->check = 1;
+        else if (!strcmp(a, "--directions")) o->dirs = argv[++i];
         else if (!strcmp(a, "--allow-missing")) o->bind.allow_missing = 1;
         else if (!strcmp(a, "--allow-unused")) o->bind.allow_unused = 1;
         else if (a[0] == '-' && a[1]) { fprintf(stderr, "vitrun: unknown option '%s'\n", a); usage(stderr); return -1; }
@@ -348,16 +352,32 @@ static int cmd_decompose(const Opts *o) {
     char err[2048];
     const char *oname = o->dec.output ? o->dec.output : "repr";
     char cname[160];
-    snprintf(cname, sizeof cname, "contrib.%s", oname);
+    ContribOpts dec = o->dec;
+    float *dirs = NULL, *zp = NULL;
+    int64_t ndirs = 0;
+    if (o->dirs) {
+        StFile *df = NULL;
+        if (st_open(o->dirs, &df, err, sizeof err)) { fprintf(stderr, "vitrun: %s\n", err); goto done; }
+        int64_t k = st_find(df, "directions");
+        if (k < 0 && df->n == 1) k = 0;
+        if (k < 0 || df->t[k].rank < 1) { fprintf(stderr, "vitrun: %s: expected one tensor [k, dim] (or one named 'directions')\n", o->dirs); st_close(df); goto done; }
+        ndirs = st_numel(&df->t[k]);
+        dec.directions = (int)df->t[k].shape[0];
+        dirs = malloc((size_t)ndirs * sizeof(float) + 4);
+        int e2 = st_read_f32(df, k, dirs, err, sizeof err);
+        st_close(df);
+        if (e2) { fprintf(stderr, "vitrun: %s\n", err); goto done; }
+    }
+    snprintf(cname, sizeof cname, "%s.%s", dec.directions ? "proj" : "contrib", oname);
     if (ir_module_read(o->module, &g, &bc, &bclen, err, sizeof err)) { fprintf(stderr, "vitrun: %s\n", err); goto done; }
     free(bc);
     bc = NULL;
-    if (ir_output_find(g, cname) >= 0 && g->meta && strstr(g->meta, pipeline_opts_key(&o->dec))) {
+    if (ir_output_find(g, cname) >= 0 && g->meta && strstr(g->meta, pipeline_opts_key(&dec))) {
         ir_graph_free(g);
         g = NULL;
         if (vit_model_load(ctx, o->module, &m)) { fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx)); goto done; }
     } else {
-        if (pipeline_decompose(g, &o->dec, err, sizeof err)) { fprintf(stderr, "vitrun: decompose: %s\n", err); goto done; }
+        if (pipeline_decompose(g, &dec, err, sizeof err)) { fprintf(stderr, "vitrun: decompose: %s\n", err); goto done; }
         lg = pipeline_finish(g, &bc, &bclen, err, sizeof err);
         if (!lg) { fprintf(stderr, "vitrun: %s\n", err); goto done; }
         if (vit_model_from_graph(ctx, lg, bc, bclen, &m)) { fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx)); goto done; }
@@ -366,6 +386,11 @@ static int cmd_decompose(const Opts *o) {
     }
     if (!o->weights) { fprintf(stderr, "vitrun: --weights FILE.safetensors is required\n"); goto done; }
     if (vit_model_bind(ctx, m, o->weights, &o->bind)) { fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx)); goto done; }
+    if (dirs && vit_model_set_param(ctx, m, "__directions", dirs, ndirs)) {
+        fprintf(stderr, "vitrun: %s: %s (the output '%s' has %lld values)\n", o->dirs, vit_last_error(ctx), oname,
+                (long long)(ndirs / dec.directions));
+        goto done;
+    }
     const IrGraph *mg = vit_model_graph(m);
     if (o->tensor && o->nimages) { fprintf(stderr, "vitrun: give images or --tensor, not both\n"); goto done; }
     if (!o->tensor && !o->nimages) { fprintf(stderr, "vitrun: no images given (or --tensor FILE)\n"); goto done; }
@@ -384,10 +409,20 @@ static int cmd_decompose(const Opts *o) {
         goto done;
     }
     const IrShape *cs = &mg->nodes[mg->outputs[kc].node].shape;
-    int64_t ncomp = cs->ax[0].size, dim = vit_model_output_numel(m, ko);
+    int64_t ncomp = cs->ax[0].size, zdim = vit_model_output_numel(m, ko);
+    int64_t dim = dec.directions ? dec.directions : zdim;
     double worst = 0;
+    zp = malloc((size_t)dim * sizeof(float));
     for (int i = 0; i < n; i++) {
-        const float *c = outs[kc] + (int64_t)i * ncomp * dim, *z = outs[ko] + (int64_t)i * dim;
+        const float *c = outs[kc] + (int64_t)i * ncomp * dim, *z = outs[ko] + (int64_t)i * zdim;
+        if (dec.directions) { /* compare with the output projected on the directions */
+            for (int64_t j = 0; j < dim; j++) {
+                double s = 0;
+                for (int64_t d = 0; d < zdim; d++) s += (double)z[d] * dirs[j * zdim + d];
+                zp[j] = (float)s;
+            }
+            z = zp;
+        }
         double norm = 0, mx = 0;
         for (int64_t d = 0; d < dim; d++) norm += (double)z[d] * z[d];
         norm = sqrt(norm);
@@ -410,7 +445,7 @@ static int cmd_decompose(const Opts *o) {
         StWriter *w = st_writer_new();
         int64_t shape[IR_MAX_RANK + 2] = {n};
         for (int a = 0; a < cs->rank; a++) shape[a + 1] = cs->ax[a].size;
-        st_writer_add_f32(w, "contrib", cs->rank + 1, shape, outs[kc]);
+        st_writer_add_f32(w, dec.directions ? "proj" : "contrib", cs->rank + 1, shape, outs[kc]);
         const IrShape *os = &mg->nodes[mg->outputs[ko].node].shape;
         for (int a = 0; a < os->rank; a++) shape[a + 1] = os->ax[a].size;
         st_writer_add_f32(w, oname, os->rank + 1, shape, outs[ko]);
@@ -422,14 +457,17 @@ static int cmd_decompose(const Opts *o) {
         strncat(sidecar, ".json", sizeof sidecar - strlen(sidecar) - 1);
         if (st_writer_finish(w, o->out, err, sizeof err)) { fprintf(stderr, "vitrun: %s\n", err); goto done; }
         if (mg->meta && write_text_atomic(sidecar, mg->meta)) { unlink(o->out); goto done; }
-        printf("wrote %s: contrib [%d, %lld, ...] and %s; component names in %s\n", o->out, n, (long long)ncomp, oname, sidecar);
+        printf("wrote %s: %s [%d, %lld, %lld] and %s; component names in %s\n", o->out, dec.directions ? "proj" : "contrib", n,
+               (long long)ncomp, (long long)dim, oname, sidecar);
     } else if (!o->check) {
         printf("%lld components of %s; sum check %.3g x |%s|\n", (long long)ncomp, oname, worst, oname);
     }
     rc = 0;
 done:
+    free(zp);
     if (outs) for (int k = 0; k < vit_model_noutputs(m); k++) free(outs[k]);
     free(outs);
+    free(dirs);
     free(input);
     free(bc);
     ir_graph_free(lg);

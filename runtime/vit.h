@@ -37,6 +37,11 @@ VIT_API const struct IrGraph *vit_model_graph(const vit_model *m);
  * `unused` by the spec).  All problems are listed in the error message. */
 VIT_API int vit_model_bind(vit_ctx *ctx, vit_model *m, const char *weights, const vit_bind_opts *opts);
 
+/* Runtime parameters (keys starting with "__", e.g. the decomposition's
+ * "__directions") are not read from the checkpoint: set them here.  The data
+ * is borrowed and must outlive the runs. */
+VIT_API int vit_model_set_param(vit_ctx *ctx, vit_model *m, const char *key, const float *data, int64_t numel);
+
 /* Prepare an engine (JIT-compiles on first use). */
 VIT_API int vit_model_prepare(vit_ctx *ctx, vit_model *m, enum vit_engine engine);
 
