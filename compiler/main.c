@@ -8,24 +8,30 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "codegen.h"
+#include "pipeline.h"
 #include "vitc.h"
 
 static void usage(FILE *o) {
     fprintf(o,
             "usage: vitc compile SPEC.vit -o MODULE.vitm [--size N] [--set NAME=VALUE]... [--emit-llvm FILE.ll]\n"
             "       vitc check SPEC.vit [--keys] [--size N] [--set NAME=VALUE]...\n"
-            "       vitc graph SPEC.vit [-o FILE.dot|FILE.svg|FILE.png] [--size N] [--set NAME=VALUE]...\n"
+            "       vitc graph SPEC.vit [-o FILE.dot|FILE.svg|FILE.png] [--contrib] [--size N] [--set NAME=VALUE]...\n"
             "options:\n"
             "  -I DIR          also look for imports in DIR (the stdlib is found automatically)\n"
             "  --size N        compile for N x N input images (sets the spec's config 'size')\n"
             "  --set NAME=V    override the spec's config NAME\n"
+            "  --decompose OUT embed the decomposition of output OUT (compile) or draw it (graph --contrib),\n"
+            "                  with --split AXES, --from LAYER, --bias equal|separate, --ln exact|reference|center\n"
+            "                  as for 'vitrun decompose'\n"
             "environment: VITC_DEBUG=1 prints the graph, 2 adds the memory plan\n");
 }
 
 typedef struct {
     const char *cmd, *spec, *out, *emit_llvm;
     int keys; /* check --keys: list checkpoint keys and stored shapes */
+    int decompose;       /* derive a decomposition */
+    ContribOpts dec;     /* its options */
+    char splitbuf[256];  /* storage for --split names */
     ConfigSet sets[64];
     char names[64][64]; /* storage for --set names */
     int nsets;
@@ -38,12 +44,30 @@ static int parse_opts(int argc, char **argv, Opts *o) {
     o->cmd = argv[1];
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
-        if ((!strcmp(a, "-o") || !strcmp(a, "--emit-llvm") || !strcmp(a, "--size") || !strcmp(a, "--set") || !strcmp(a, "-I")) &&
+        if ((!strcmp(a, "--decompose") || !strcmp(a, "--split") || !strcmp(a, "--from") || !strcmp(a, "--bias") || !strcmp(a, "--ln") ||
+             !strcmp(a, "-o") || !strcmp(a, "--emit-llvm") || !strcmp(a, "--size") || !strcmp(a, "--set") || !strcmp(a, "-I")) &&
             i + 1 >= argc) {
             fprintf(stderr, "vitc: %s needs a value\n", a);
             return -1;
         }
         if (!strcmp(a, "--keys")) o->keys = 1;
+        else if (!strcmp(a, "--contrib")) o->decompose = 1;
+        else if (!strcmp(a, "--decompose")) { o->decompose = 1; o->dec.output = argv[++i]; }
+        else if (!strcmp(a, "--from")) o->dec.from = argv[++i];
+        else if (!strcmp(a, "--split")) {
+            snprintf(o->splitbuf, sizeof o->splitbuf, "%s", argv[++i]);
+            o->dec.nsplit = 0;
+            for (char *t = strtok(o->splitbuf, ","); t && o->dec.nsplit < 8; t = strtok(NULL, ",")) o->dec.split[o->dec.nsplit++] = t;
+        } else if (!strcmp(a, "--bias")) {
+            const char *v = argv[++i];
+            if (strcmp(v, "equal") && strcmp(v, "separate")) { fprintf(stderr, "vitc: --bias is equal or separate\n"); return -1; }
+            o->dec.bias_separate = !strcmp(v, "separate");
+        } else if (!strcmp(a, "--ln")) {
+            const char *v = argv[++i];
+            if (!strcmp(v, "reference")) o->dec.ln_reference = 1;
+            else if (!strcmp(v, "center")) o->dec.ln_center = 1;
+            else if (strcmp(v, "exact")) { fprintf(stderr, "vitc: --ln is exact, reference or center\n"); return -1; }
+        }
         else if (!strcmp(a, "-o")) o->out = argv[++i];
         else if (!strcmp(a, "--emit-llvm")) o->emit_llvm = argv[++i];
         else if (!strcmp(a, "-I")) { if (o->ninc < 16) o->inc[o->ninc++] = argv[++i]; }
@@ -148,6 +172,7 @@ int main(int argc, char **argv) {
     if (!g) goto done;
     const char *dbg = getenv("VITC_DEBUG");
     int level = dbg ? atoi(dbg) : 0;
+    if (o.decompose && pipeline_decompose(g, &o.dec, err, sizeof err)) { fprintf(stderr, "vitc: decompose: %s\n", err); goto done; }
     if (!strcmp(o.cmd, "graph")) { rc = write_graph_file(g, o.out); goto done; }
     if (!strcmp(o.cmd, "check") && o.keys) {
         for (int i = 0; i < g->n; i++) {
