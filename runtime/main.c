@@ -54,6 +54,7 @@ typedef struct {
     char splitbuf[256];  /* storage for --split names */
     int check;            /* decompose --check */
     const char *dirs;     /* decompose --directions FILE */
+    int bench_decompose;  /* bench --decompose: time the decomposition */
 } Opts;
 
 static int avail_cores(void) {
@@ -106,6 +107,7 @@ static int parse(int argc, char **argv, Opts *o) {
             else if (strcmp(v, "exact")) { fprintf(stderr, "vitrun: --ln is exact, reference or center\n"); return -1; }
         } else if (!strcmp(a, "--check")) o->check = 1;
         else if (!strcmp(a, "--directions")) o->dirs = argv[++i];
+        else if (!strcmp(a, "--decompose")) o->bench_decompose = 1;
         else if (!strcmp(a, "--allow-missing")) o->bind.allow_missing = 1;
         else if (!strcmp(a, "--allow-unused")) o->bind.allow_unused = 1;
         else if (a[0] == '-' && a[1]) { fprintf(stderr, "vitrun: unknown option '%s'\n", a); usage(stderr); return -1; }
@@ -286,12 +288,49 @@ static double now_ms(void) {
     return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
 
+/* The module with a decomposition derived by the options (bench --decompose). */
+static int load_decomposed(vit_ctx *ctx, const Opts *o, vit_model **m, float **dirs) {
+    char err[2048];
+    IrGraph *g = NULL;
+    void *bc = NULL;
+    size_t bclen = 0;
+    ContribOpts dec = o->dec;
+    if (o->dirs) {
+        StFile *df = NULL;
+        if (st_open(o->dirs, &df, err, sizeof err)) { fprintf(stderr, "vitrun: %s\n", err); return -1; }
+        dec.directions = (int)df->t[0].shape[0];
+        *dirs = malloc((size_t)st_numel(&df->t[0]) * sizeof(float));
+        st_read_f32(df, 0, *dirs, err, sizeof err);
+        st_close(df);
+    }
+    if (ir_module_read(o->module, &g, &bc, &bclen, err, sizeof err)) { fprintf(stderr, "vitrun: %s\n", err); return -1; }
+    free(bc);
+    IrGraph *lg = NULL;
+    if (pipeline_decompose(g, &dec, err, sizeof err) || !(lg = pipeline_finish(g, &bc, &bclen, err, sizeof err))) {
+        fprintf(stderr, "vitrun: %s\n", err);
+        ir_graph_free(g);
+        return -1;
+    }
+    ir_graph_free(g);
+    if (vit_model_from_graph(ctx, lg, bc, bclen, m) || vit_model_bind(ctx, *m, o->weights, &o->bind)) {
+        fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx));
+        return -1;
+    }
+    if (*dirs) {
+        const IrGraph *mg = vit_model_graph(*m);
+        for (int i = 0; i < mg->n; i++)
+            if (mg->nodes[i].op == IR_OP_PARAM && !strcmp(mg->nodes[i].key, "__directions"))
+                return vit_model_set_param(ctx, *m, "__directions", *dirs, ir_numel(&mg->nodes[i].shape)) ? -1 : 0;
+    }
+    return 0;
+}
+
 static int cmd_bench(const Opts *o) {
     vit_ctx *ctx = vit_ctx_new();
     vit_model *m = NULL;
     int rc = 1;
-    float *input = NULL, **outs = NULL;
-    if (load_bound(ctx, o, &m)) goto done;
+    float *input = NULL, **outs = NULL, *dirs = NULL;
+    if (o->bench_decompose ? load_decomposed(ctx, o, &m, &dirs) : load_bound(ctx, o, &m)) goto done;
     int64_t in = vit_model_input_numel(m);
     input = malloc((size_t)(in * o->batch) * sizeof(float));
     unsigned s = 12345;
@@ -318,6 +357,7 @@ static int cmd_bench(const Opts *o) {
     }
     rc = 0;
 done:
+    free(dirs);
     if (outs) for (int k = 0; k < vit_model_noutputs(m); k++) free(outs[k]);
     free(outs);
     free(input);
