@@ -427,8 +427,8 @@ static int cmd_decompose(const Opts *o) {
     if (!o->weights) { fprintf(stderr, "vitrun: --weights FILE.safetensors is required\n"); goto done; }
     if (vit_model_bind(ctx, m, o->weights, &o->bind)) { fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx)); goto done; }
     if (dirs && vit_model_set_param(ctx, m, "__directions", dirs, ndirs)) {
-        fprintf(stderr, "vitrun: %s: %s (the output '%s' has %lld values)\n", o->dirs, vit_last_error(ctx), oname,
-                (long long)(ndirs / dec.directions));
+        fprintf(stderr, "vitrun: %s: %s: %d directions of %lld values each, but the output '%s' has other dimensions\n", o->dirs,
+                vit_last_error(ctx), dec.directions, (long long)(ndirs / dec.directions), oname);
         goto done;
     }
     const IrGraph *mg = vit_model_graph(m);
