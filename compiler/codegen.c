@@ -727,6 +727,18 @@ static int has_code(const IrGraph *g, int i) {
     return n->op != IR_OP_INPUT && n->op != IR_OP_PARAM && n->op != IR_OP_CONST && ir_numel(&n->shape) > 0;
 }
 
+/* Ops the interpreter runs for the JIT (cheap or rare ones: index
+ * arithmetic, masks, padding, small convolutions). */
+static int fallback(const IrGraph *g, int i) {
+    switch (g->nodes[i].op) {
+    case IR_OP_GATHER: case IR_OP_ARGMAX: case IR_OP_CMP: case IR_OP_WHERE:
+    case IR_OP_PAD: case IR_OP_ROLL: case IR_OP_CONV2D:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 /* Builds the whole module into c (c->ctx etc. set by the caller). */
 static int build(Cg *c) {
     const IrGraph *g = c->g;
@@ -751,7 +763,7 @@ static int build(Cg *c) {
         goto cleanup;
     }
     for (int i = 0; i < g->n; i++) {
-        if (!has_code(g, i)) continue;
+        if (!has_code(g, i) || fallback(g, i)) continue;
         char *key = keys + (size_t)i * KEYLEN;
         if (node_key(g, i, key, KEYLEN) >= KEYLEN) key[0] = 0; /* never shared */
         for (int j = 0; j < i && !fns[i] && key[0]; j++)
@@ -765,7 +777,19 @@ static int build(Cg *c) {
     c->fn = fwd;
     LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, fwd, "entry"));
     LLVMValueRef bufs = LLVMGetParam(fwd, 0);
+    LLVMTypeRef fbt = NULL;
+    LLVMValueRef fb = NULL;
     for (int i = 0; i < g->n; i++) {
+        if (has_code(g, i) && fallback(g, i)) {
+            /* ops without generated code: the interpreter's kernel, through the runtime */
+            if (!fb) {
+                LLVMTypeRef at_[2] = {c->i64, c->ptr};
+                fb = runtime_fn(c, "vitrt_fallback", at_, 2, &fbt);
+            }
+            LLVMValueRef args[2] = {ci(c, i), bufs};
+            LLVMBuildCall2(c->b, fbt, fb, args, 2, "");
+            continue;
+        }
         if (!fns[i]) continue;
         const IrNode *n = &g->nodes[i];
         LLVMValueRef args[1 + IR_MAX_SRC];

@@ -144,14 +144,8 @@ static void mark_data(Cx *c) {
 static int linear_srcs(Cx *c, int i, int *out) {
     const IrNode *n = N(c, i);
     int k = 0;
-    switch (cls(c, i)) {
-    case LIN_AFFINE: case LIN_BILIN:
-        for (int s = 0; s < n->nsrc; s++)
-            if (c->data[n->src[s]]) out[k++] = n->src[s];
-        break;
-    case LIN_FROZEN: if (c->data[n->src[0]]) out[k++] = n->src[0]; break;
-    default: break;
-    }
+    for (int s = 0; s < n->nsrc; s++)
+        if ((ir_op_info[n->op].linsrc >> s & 1) && c->data[n->src[s]]) out[k++] = n->src[s];
     return k;
 }
 
@@ -250,7 +244,7 @@ static void split_scope(Cx *c, const char *scope, const char **layer, const char
 /* Terms of node i (forward index) from the terms of its sources, per class.
  * tv[s]: terms node of source s or -1; returns the terms node, -1 on error. */
 static int rule(Cx *c, int i, const int *tv, int ncomp) {
-    IrNode *n = N(c, i);
+    IrNode ncopy = *N(c, i), *n = &ncopy; /* a copy: emitting nodes may move the array */
     IrShape sh = with_comp(c, ncomp, &n->shape);
     int a = n->nsrc > 0 ? tv[0] : -1, b = n->nsrc > 1 ? tv[1] : -1;
     switch (n->op) {
@@ -303,6 +297,10 @@ static int rule(Cx *c, int i, const int *tv, int ncomp) {
         k.key = NULL;
         return permute_to(c, emit(c, &k, i), sh, i);
     }
+    case IR_OP_PAD:
+        if (n->f[0] != 0) return failf(c, n, "contributions through a pad with a non-zero value are not supported"), -1;
+        /* fall through */
+    case IR_OP_ROLL: case IR_OP_GATHER:
     case IR_OP_PERMUTE: case IR_OP_RESHAPE: case IR_OP_SELECT: case IR_OP_SLICE:
     case IR_OP_SUM: case IR_OP_MEAN: case IR_OP_RESAMPLE: {
         IrNode k = *n;
@@ -311,6 +309,22 @@ static int rule(Cx *c, int i, const int *tv, int ncomp) {
         if (n->op == IR_OP_PERMUTE || n->op == IR_OP_RESHAPE) {
             /* the source's terms are [comp, ...source axes] in its order */
         }
+        return emit(c, &k, i);
+    }
+    case IR_OP_WHERE: {
+        int x = tv[1] >= 0 ? tv[1] : const_part(c, n->src[1], ncomp, i);
+        int y = tv[2] >= 0 ? tv[2] : const_part(c, n->src[2], ncomp, i);
+        IrNode k = *n;
+        k.src[1] = x;
+        k.src[2] = y;
+        k.shape = sh; /* comp first, then the broadcast axes */
+        return emit(c, &k, i);
+    }
+    case IR_OP_CONV2D: {
+        if (b >= 0) return failf(c, n, "contributions through a convolution's weights are not supported"), -1;
+        IrNode k = *n;
+        k.src[0] = a;
+        k.shape = sh;
         return emit(c, &k, i);
     }
     case IR_OP_CONCAT: {
@@ -412,7 +426,7 @@ static int branch_terms(Cx *c, int root, int layer_ord, const char *layer, const
         }
     for (int i = 0; i < nf && !rc; i++) {
         if (!in[i]) continue;
-        IrNode *n = N(c, i);
+        IrNode ncopy = *N(c, i), *n = &ncopy; /* a copy: emitting nodes may move the array */
         int tv[IR_MAX_SRC] = {-1, -1, -1, -1}, have = 0, ncomp = 1, wassplit = 0;
         int ls[IR_MAX_SRC], nls = linear_srcs(c, i, ls);
         for (int s = 0; s < n->nsrc; s++) {
@@ -659,7 +673,7 @@ int contrib_derive(IrGraph *g, const ContribOpts *o, ContribComp **comps, int *n
     int bi = first;
     for (int i = init + 1; i <= out; i++) {
         if (!c.stream[i]) continue;
-        IrNode *n = N(&c, i);
+        IrNode ncopy = *N(&c, i), *n = &ncopy; /* a copy: emitting nodes may move the array */
         if (bi < nbr && br[bi].add == i) {
             int s = br[bi].stream_src, bb = br[bi].branch;
             if (c.T[s] < 0) { failf(&c, n, "internal: stream operand without terms"); goto done2; }

@@ -15,6 +15,7 @@
 
 #include "parser.h"
 #include "vitc.h"
+#include "pipeline.h"
 
 typedef enum { V_NONE, V_INT, V_FLOAT, V_STR, V_TENSOR, V_AXES, V_TUPLE } VKind;
 
@@ -387,7 +388,42 @@ static Value eval_param(El *e, Env *env, Ast *x) {
     return vtensor(add_node(e, &n, x->loc));
 }
 
+/* A constant tensor of the given shape (rank 0 for a scalar). */
+static int mk_const(El *e, const IrShape *shape, const float *vals, float fill, Loc loc) {
+    IrNode n = {.op = IR_OP_CONST, .shape = *shape};
+    int64_t k = ir_numel(shape);
+    n.cdata = ir_alloc(e->g, sizeof(float) * (size_t)(k ? k : 1));
+    for (int64_t i = 0; i < k; i++) n.cdata[i] = vals ? vals[i] : fill;
+    return add_node(e, &n, loc);
+}
+
+static int as_tensor(El *e, Value v, Loc loc, const char *what) {
+    if (v.k == V_TENSOR) return v.node;
+    IrShape s = {0};
+    return mk_const(e, &s, NULL, (float)num(e, v, loc, what), loc);
+}
+
+static int cmp_kind(int op) {
+    switch (op) {
+    case EQ: return 0;
+    case NE: return 1;
+    case '<': return 2;
+    case LE: return 3;
+    case '>': return 4;
+    case GE: return 5;
+    default: return -1;
+    }
+}
+
 static Value arith(El *e, int op, Value a, Value b, Loc loc) {
+    if ((a.k == V_TENSOR || b.k == V_TENSOR) && cmp_kind(op) >= 0) {
+        int x = as_tensor(e, a, loc, "the left operand"), y = as_tensor(e, b, loc, "the right operand");
+        int r = mk_binary(e, IR_OP_ADD, x, y, loc); /* shape and checks of a broadcast */
+        IrNode *n = &e->g->nodes[r];
+        n->op = IR_OP_CMP;
+        n->i[0] = cmp_kind(op);
+        return vtensor(r);
+    }
     if (a.k == V_TENSOR && b.k == V_TENSOR) {
         switch (op) {
         case '+': return vtensor(mk_binary(e, IR_OP_ADD, a.node, b.node, loc));
@@ -763,6 +799,119 @@ static bool builtin(El *e, Env *env, Ast *call, Value *out) {
         *out = vtensor(add_node(e, &n, L));
         return true;
     }
+    if (!strcmp(f, "iota")) {
+        bind_args(e, env, call, NAMES("axis"), 1, &a);
+        if (a.v[0].k != V_AXES || a.v[0].nax != 1 || a.v[0].ax[0].size < 1) fail(e, a.loc[0], "iota takes one sized axis, like [i = 7]");
+        IrShape sh = {.rank = 1, .ax = {{a.v[0].ax[0].name, a.v[0].ax[0].size}}};
+        int r = mk_const(e, &sh, NULL, 0, L);
+        for (int64_t i = 0; i < sh.ax[0].size; i++) e->g->nodes[r].cdata[i] = (float)i;
+        *out = vtensor(r);
+        return true;
+    }
+    if (!strcmp(f, "full")) {
+        bind_args(e, env, call, NAMES("shape", "value"), 2, &a);
+        if (a.v[0].k != V_AXES) fail(e, a.loc[0], "full takes sized axes, like [i = 3, j = 4]");
+        IrShape sh = {0};
+        for (int k = 0; k < a.v[0].nax && k < IR_MAX_RANK; k++) {
+            if (!a.v[0].ax[k].name || a.v[0].ax[k].size < 0) fail(e, a.loc[0], "full's axes need names and sizes");
+            sh.ax[sh.rank++] = (IrAxis){a.v[0].ax[k].name, a.v[0].ax[k].size};
+        }
+        *out = vtensor(mk_const(e, &sh, NULL, (float)num(e, a.v[1], a.loc[1], "the value"), L));
+        return true;
+    }
+    if (!strcmp(f, "rsqrt")) {
+        bind_args(e, env, call, NAMES("x"), 1, &a);
+        *out = vtensor(mk_unary(e, IR_OP_RSQRT, tensor_arg(e, a.v[0], a.loc[0], "the input"), L, 0, 0));
+        return true;
+    }
+    if (!strcmp(f, "gather")) {
+        bind_args(e, env, call, NAMES("x", "axis", "index"), 3, &a);
+        int x = tensor_arg(e, a.v[0], a.loc[0], "the gathered tensor");
+        const char *ax = one_axis(e, a.v[1], a.loc[1], "the gathered axis");
+        int ix = tensor_arg(e, a.v[2], a.loc[2], "the index");
+        need_known(e, x, L);
+        int p = axis_in(e, x, ax, a.loc[1]);
+        const IrShape *xs = &N(e, x)->shape, *is = &N(e, ix)->shape;
+        if (xs->rank - 1 + is->rank > IR_MAX_RANK) fail(e, L, "result has more than %d axes", IR_MAX_RANK);
+        IrNode n = {.op = IR_OP_GATHER, .nsrc = 2, .src = {x, ix}, .nax = 1, .ax = {ax}};
+        for (int d = 0; d < xs->rank; d++) {
+            if (d == p) for (int q = 0; q < is->rank; q++) n.shape.ax[n.shape.rank++] = is->ax[q];
+            else n.shape.ax[n.shape.rank++] = xs->ax[d];
+        }
+        check_dup_axes(e, &n.shape, L);
+        *out = vtensor(add_node(e, &n, L));
+        return true;
+    }
+    if (!strcmp(f, "argmax")) {
+        bind_args(e, env, call, NAMES("x", "over"), 2, &a);
+        int x = tensor_arg(e, a.v[0], a.loc[0], "the input");
+        const char *ax = one_axis(e, a.v[1], a.loc[1], "the axis");
+        int p = axis_in(e, x, ax, a.loc[1]);
+        IrNode n = {.op = IR_OP_ARGMAX, .nsrc = 1, .src = {x}, .nax = 1, .ax = {ax}};
+        for (int d = 0; d < N(e, x)->shape.rank; d++)
+            if (d != p) n.shape.ax[n.shape.rank++] = N(e, x)->shape.ax[d];
+        *out = vtensor(add_node(e, &n, L));
+        return true;
+    }
+    if (!strcmp(f, "where")) {
+        bind_args(e, env, call, NAMES("cond", "a", "b"), 3, &a);
+        int c0 = tensor_arg(e, a.v[0], a.loc[0], "the condition");
+        int x = as_tensor(e, a.v[1], a.loc[1], "the first value"), y = as_tensor(e, a.v[2], a.loc[2], "the second value");
+        int t = mk_binary(e, IR_OP_ADD, x, y, L);
+        t = mk_binary(e, IR_OP_ADD, c0, t, L);
+        IrNode n = {.op = IR_OP_WHERE, .nsrc = 3, .src = {c0, x, y}, .shape = N(e, t)->shape};
+        e->g->n -= 2; /* the two adds only computed the broadcast shape */
+        *out = vtensor(add_node(e, &n, L));
+        return true;
+    }
+    if (!strcmp(f, "pad") || !strcmp(f, "roll")) {
+        bool pad = f[0] == 'p';
+        if (pad) bind_args(e, env, call, NAMES("x", "axis", "before", "after", "value"), 4, &a);
+        else bind_args(e, env, call, NAMES("x", "axis", "shift"), 3, &a);
+        int x = tensor_arg(e, a.v[0], a.loc[0], "the input");
+        need_known(e, x, L);
+        const char *ax = one_axis(e, a.v[1], a.loc[1], "the axis");
+        int p = axis_in(e, x, ax, a.loc[1]);
+        IrNode n = {.op = pad ? IR_OP_PAD : IR_OP_ROLL, .nsrc = 1, .src = {x}, .nax = 1, .ax = {ax}, .shape = N(e, x)->shape};
+        n.i[0] = inum(e, a.v[2], a.loc[2], pad ? "the padding before" : "the shift");
+        if (pad) {
+            n.i[1] = inum(e, a.v[3], a.loc[3], "the padding after");
+            if (n.i[0] < 0 || n.i[1] < 0) fail(e, L, "padding cannot be negative");
+            n.f[0] = a.has[4] ? (float)num(e, a.v[4], a.loc[4], "the pad value") : 0.0f;
+            n.shape.ax[p].size += n.i[0] + n.i[1];
+        }
+        *out = vtensor(add_node(e, &n, L));
+        return true;
+    }
+    if (!strcmp(f, "conv2d")) {
+        bind_args(e, env, call, NAMES("x", "weight", "axes", "stride", "groups"), 3, &a);
+        int x = tensor_arg(e, a.v[0], a.loc[0], "the input");
+        int w = tensor_arg(e, a.v[1], a.loc[1], "the weight");
+        const char *ax[IR_MAX_RANK];
+        if (axis_names(e, a.v[2], a.loc[2], ax, "conv2d's axes") != 3) fail(e, a.loc[2], "conv2d's axes are [channels, height, width]");
+        int64_t stride = a.has[3] ? inum(e, a.v[3], a.loc[3], "the stride") : 1, groups = a.has[4] ? inum(e, a.v[4], a.loc[4], "groups") : 1;
+        need_known(e, x, L);
+        int pc = axis_in(e, x, ax[0], a.loc[2]), ph = axis_in(e, x, ax[1], a.loc[2]), pw = axis_in(e, x, ax[2], a.loc[2]);
+        IrNode *wn = N(e, w);
+        if (wn->shape.rank != 4) fail(e, a.loc[1], "a conv2d weight has four axes [out, in / groups, kh, kw], not %s", shape_s(e, &wn->shape));
+        const IrShape *xs = &N(e, x)->shape;
+        if (wn->shape.ax[1].size < 0) wn->shape.ax[1].size = groups > 0 ? xs->ax[pc].size / groups : -1;
+        need_known(e, w, L);
+        const IrShape *ws = &wn->shape;
+        if (stride < 1 || groups < 1 || xs->ax[pc].size != ws->ax[1].size * groups || ws->ax[0].size % groups)
+            fail(e, L, "conv2d: %lld input channels, weight %s and groups %lld do not fit", (long long)xs->ax[pc].size,
+                 shape_s(e, ws), (long long)groups);
+        if (xs->ax[ph].size < ws->ax[2].size || xs->ax[pw].size < ws->ax[3].size)
+            fail(e, L, "conv2d: kernel %s is larger than the input %s (pad first)", shape_s(e, ws), shape_s(e, xs));
+        IrNode n = {.op = IR_OP_CONV2D, .nsrc = 2, .src = {x, w}, .nax = 3, .ax = {ax[0], ax[1], ax[2]}, .i = {stride, stride, groups}};
+        n.shape = *xs;
+        n.shape.ax[pc] = (IrAxis){ws->ax[0].name, ws->ax[0].size};
+        n.shape.ax[ph].size = (xs->ax[ph].size - ws->ax[2].size) / stride + 1;
+        n.shape.ax[pw].size = (xs->ax[pw].size - ws->ax[3].size) / stride + 1;
+        check_dup_axes(e, &n.shape, L);
+        *out = vtensor(add_node(e, &n, L));
+        return true;
+    }
     if (!strcmp(f, "size")) {
         bind_args(e, env, call, NAMES("x", "axes"), 2, &a);
         int x = tensor_arg(e, a.v[0], a.loc[0], "the input");
@@ -798,7 +947,8 @@ static bool builtin(El *e, Env *env, Ast *call, Value *out) {
 static const char *const builtin_names[] = {
     "input", "contract", "softmax", "layernorm", "rmsnorm", "gelu", "gelu_tanh", "quick_gelu", "silu", "swish",
     "sigmoid", "relu", "exp", "tanh", "act", "sum", "mean", "rename", "split", "merge", "permute", "select",
-    "slice", "concat", "unbind", "resample", "size", "has_axis", "int", "error"};
+    "slice", "concat", "unbind", "resample", "size", "has_axis", "int", "error", "iota", "full", "rsqrt",
+    "gather", "argmax", "where", "pad", "roll", "conv2d"};
 
 static int edit_distance(const char *a, const char *b) {
     int la = (int)strlen(a), lb = (int)strlen(b), d[64][64];
@@ -1150,6 +1300,10 @@ IrGraph *elab_model(Ctx *c, const char *path, const ConfigSet *sets, int nsets) 
     if (!e.g->nout) fail(&e, e.model->loc, "model '%s' has no outputs (add 'output NAME = ...')", e.model->name);
     if (e.g->input < 0) fail(&e, e.model->loc, "model '%s' has no input (add 'image = input([c = 3, h = size, w = size])')", e.model->name);
     finish_params(&e);
+    {
+        char ferr[256];
+        if (fold_constants(e.g, ferr, sizeof ferr) < 0) fail(&e, e.model->loc, "%s", ferr);
+    }
     IrPreprocess *p = &e.g->pre;
     const IrShape *in = &e.g->nodes[e.g->input].shape;
     if (!p->size && in->rank == 3) p->size = (int)in->ax[2].size;

@@ -5,6 +5,7 @@
 #include "codegen.h"
 #include "contrib.h"
 #include "ir.h"
+#include <stdio.h>
 
 /* lower contractions, plan memory, emit LLVM bitcode: a new graph (caller frees) */
 IrGraph *pipeline_finish(const IrGraph *g, void **bc, size_t *bclen, char *err, size_t errlen);
@@ -13,5 +14,7 @@ int pipeline_decompose(IrGraph *g, const ContribOpts *o, char *err, size_t errle
 /* a one-line summary of the options, recorded in the sidecar */
 const char *pipeline_opts_key(const ContribOpts *o);
 void plan_memory(IrGraph *g);
+/* fold.c: evaluate constant-only nodes at compile time; the number folded, -1 on error */
+int fold_constants(IrGraph *g, char *err, size_t errlen);
 
 #endif

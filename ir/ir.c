@@ -9,7 +9,7 @@
 #include <string.h>
 
 const IrOpInfo ir_op_info[IR_OP_COUNT] = {
-#define OP(name, nsrc, cls) {#name, nsrc, cls},
+#define OP(name, nsrc, cls, linsrc) {#name, nsrc, cls, linsrc},
 #include "ops.def"
 #undef OP
 };

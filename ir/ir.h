@@ -28,6 +28,19 @@
  *   SELECT     index i[0] of source axis ax[0]; that axis removed.
  *   SLICE      source axis ax[0] restricted to [i[0], i[0] + size).
  *   CONCAT     src[0] then src[1] along ax[0]; other axes equal, same order.
+ *   GATHER     src0 with its axis ax[0] replaced, in place, by the axes of
+ *              src1, whose values (integers stored as floats) index ax[0].
+ *   ARGMAX     index (as a float) of the maximum along ax[0]; axis removed.
+ *   CMP        1.0 where `a OP b` holds, else 0.0; i[0]: 0 ==, 1 !=, 2 <,
+ *              3 <=, 4 >, 5 >=; named-axis broadcast as ADD.
+ *   WHERE      cond != 0 ? a : b (src0 cond, src1 a, src2 b), broadcast.
+ *   PAD        axis ax[0] grown by i[0] before and i[1] after, filled f[0].
+ *   ROLL       out[k] = in[(k - i[0]) mod n] along ax[0] (torch.roll).
+ *   CONV2D     x's axes ax[0], ax[1], ax[2] are channels C, height H, width
+ *              W; w is [O, C/g, KH, KW] (positional); groups i[2], strides
+ *              i[0] (H) and i[1] (W), no padding (PAD first).  Out: x's axes
+ *              with C renamed/resized to the node's, H and W to
+ *              (H - KH) / sH + 1 and (W - KW) / sW + 1.
  *   RESAMPLE   source axes ax[0], ax[1] (adjacent, in that order) resized to
  *              the node's sizes, bicubic (a = -0.5 when i[0] = 1, antialias as
  *              torch's antialias=True; a = -0.75 when i[0] = 0),
@@ -44,7 +57,7 @@
 #define IR_MAX_SRC 4
 
 enum ir_op {
-#define OP(name, nsrc, cls) IR_OP_##name,
+#define OP(name, nsrc, cls, linsrc) IR_OP_##name,
 #include "ops.def"
 #undef OP
     IR_OP_COUNT
@@ -56,6 +69,7 @@ typedef struct {
     const char *name; /* op name as written in dumps */
     int nsrc;         /* number of sources, -1 when variable */
     enum lin_class lin; /* linearity class: the one declaration of it */
+    unsigned linsrc;    /* bit s set: contributions may flow through source s */
 } IrOpInfo;
 
 extern const IrOpInfo ir_op_info[IR_OP_COUNT];

@@ -12,6 +12,7 @@
 #include "interp.h"
 #include "ir.h"
 #include "jit.h"
+#include "kernels.h"
 #include "st.h"
 #include "vit.h"
 
@@ -252,6 +253,7 @@ static void *worker(void *arg) {
     }
     int64_t in_n = ir_numel(&g->nodes[g->input].shape);
     void (*fwd)(float **) = w->engine == VIT_ENGINE_JIT ? jit_forward(w->m->jit) : NULL;
+    vitrt_set_graph(g);
     for (int im = w->first; im < w->n; im += w->step) {
         bufs[g->input] = (float *)(w->input + (int64_t)im * in_n);
         if (fwd) fwd(bufs);

@@ -282,6 +282,53 @@ static int check_resample(const Ctx *c) {
     return 0;
 }
 
+/* GATHER, ARGMAX, CMP, WHERE, PAD, ROLL, CONV2D: the shapes ir.h defines */
+static int check_new(const Ctx *c) {
+    const IrNode *n = c->n;
+    const IrShape *o = &n->shape, *a = src_shape(c, 0);
+    switch (n->op) {
+    case IR_OP_CMP: case IR_OP_WHERE:
+        for (int s = 0; s < n->nsrc; s++)
+            for (int k = 0; k < src_shape(c, s)->rank; k++) {
+                int j = ir_axis_find(o, src_shape(c, s)->ax[k].name);
+                if (j < 0 || o->ax[j].size != src_shape(c, s)->ax[k].size) return fail_src(c, s, "axis size differs");
+            }
+        return 0;
+    case IR_OP_GATHER: {
+        if (n->nax < 1 || ir_axis_find(a, n->ax[0]) < 0) return fail(c, "no gathered axis");
+        if (o->rank != a->rank - 1 + src_shape(c, 1)->rank) return fail(c, "output rank");
+        return 0;
+    }
+    case IR_OP_ARGMAX:
+        if (n->nax < 1 || ir_axis_find(a, n->ax[0]) < 0) return fail(c, "no axis");
+        if (o->rank != a->rank - 1) return fail(c, "output rank");
+        return 0;
+    case IR_OP_PAD: case IR_OP_ROLL: {
+        int p = n->nax < 1 ? -1 : ir_axis_find(a, n->ax[0]);
+        if (p < 0) return fail(c, "no axis");
+        if (o->rank != a->rank) return fail(c, "output rank");
+        int64_t want = a->ax[p].size + (n->op == IR_OP_PAD ? n->i[0] + n->i[1] : 0);
+        if (o->ax[p].size != want || (n->op == IR_OP_PAD && (n->i[0] < 0 || n->i[1] < 0))) return fail(c, "padded size");
+        return 0;
+    }
+    case IR_OP_CONV2D: {
+        if (n->nax < 3) return fail(c, "needs three axes");
+        const IrShape *w = src_shape(c, 1);
+        int pc = ir_axis_find(a, n->ax[0]), ph = ir_axis_find(a, n->ax[1]), pw = ir_axis_find(a, n->ax[2]);
+        if (pc < 0 || ph < 0 || pw < 0) return fail(c, "axes missing");
+        if (w->rank != 4 || n->i[0] < 1 || n->i[1] < 1 || n->i[2] < 1) return fail(c, "weight rank or strides");
+        if (a->ax[pc].size != w->ax[1].size * n->i[2] || w->ax[0].size % n->i[2]) return fail(c, "groups do not divide the channels");
+        if (a->ax[ph].size < w->ax[2].size || a->ax[pw].size < w->ax[3].size) return fail(c, "kernel larger than the input");
+        if (o->rank != a->rank || o->ax[pc].size != w->ax[0].size ||
+            o->ax[ph].size != (a->ax[ph].size - w->ax[2].size) / n->i[0] + 1 ||
+            o->ax[pw].size != (a->ax[pw].size - w->ax[3].size) / n->i[1] + 1)
+            return fail(c, "output size");
+        return 0;
+    }
+    default: return fail(c, "not a new op");
+    }
+}
+
 static int check_node(const Ctx *c) {
     const IrNode *n = c->n;
     if ((unsigned)n->op >= IR_OP_COUNT) return fail(c, "unknown op %d", (int)n->op);
@@ -332,6 +379,9 @@ static int check_node(const Ctx *c) {
         return check_concat(c);
     case IR_OP_RESAMPLE:
         return check_resample(c);
+    case IR_OP_GATHER: case IR_OP_ARGMAX: case IR_OP_CMP: case IR_OP_WHERE:
+    case IR_OP_PAD: case IR_OP_ROLL: case IR_OP_CONV2D:
+        return check_new(c);
     case IR_OP_COUNT:
         break;
     }
@@ -521,6 +571,123 @@ static void eval_norm(const IrNode *n, const IrShape *s, float *const *in, float
         }
 }
 
+static int64_t stride_of(const IrShape *s, int p) {
+    int64_t st[IR_MAX_RANK];
+    ir_strides(s, st);
+    return st[p];
+}
+
+/* GATHER, ARGMAX, CMP, WHERE, PAD, ROLL, CONV2D */
+static void eval_new(const IrNode *n, const IrShape *o, float **in, const IrShape **is, float *out) {
+    Walk w;
+    int64_t numel = ir_numel(o), k = 0;
+    switch (n->op) {
+    case IR_OP_CMP:
+        walk_init(&w, o);
+        walk_add(&w, o, is[0], 0);
+        walk_add(&w, o, is[1], 0);
+        do {
+            double a = in[0][w.off[0]], b = in[1][w.off[1]];
+            bool r = n->i[0] == 0 ? a == b : n->i[0] == 1 ? a != b : n->i[0] == 2 ? a < b : n->i[0] == 3 ? a <= b : n->i[0] == 4 ? a > b : a >= b;
+            out[k++] = r ? 1.0f : 0.0f;
+        } while (walk_next(&w));
+        return;
+    case IR_OP_WHERE:
+        walk_init(&w, o);
+        walk_add(&w, o, is[0], 0);
+        walk_add(&w, o, is[1], 0);
+        walk_add(&w, o, is[2], 0);
+        do out[k++] = in[0][w.off[0]] != 0.0f ? in[1][w.off[1]] : in[2][w.off[2]];
+        while (walk_next(&w));
+        return;
+    case IR_OP_ARGMAX: {
+        int p = ir_axis_find(is[0], n->ax[0]);
+        int64_t len = is[0]->ax[p].size, st = stride_of(is[0], p);
+        walk_init(&w, o);
+        walk_add(&w, o, is[0], 0);
+        do {
+            int64_t best = 0;
+            for (int64_t j = 1; j < len; j++)
+                if (in[0][w.off[0] + j * st] > in[0][w.off[0] + best * st]) best = j;
+            out[k++] = (float)best;
+        } while (walk_next(&w));
+        return;
+    }
+    case IR_OP_GATHER: {
+        /* out axes = a's before p, idx's axes, a's after p */
+        int p = ir_axis_find(is[0], n->ax[0]);
+        int64_t len = is[0]->ax[p].size, st = stride_of(is[0], p);
+        IrShape rest = *is[0];
+        for (int d = p; d < rest.rank - 1; d++) rest.ax[d] = rest.ax[d + 1];
+        rest.rank--;
+        walk_init(&w, o);
+        walk_add(&w, o, &rest, 0);
+        walk_add(&w, o, is[1], 0);
+        /* the strides of a's other axes must skip axis p */
+        for (int d = 0; d < o->rank; d++) {
+            int j = ir_axis_find(is[0], o->ax[d].name);
+            bool from_idx = d >= p && d < p + is[1]->rank;
+            w.st[0][d] = (j >= 0 && j != p && !from_idx) ? stride_of(is[0], j) : 0;
+        }
+        do {
+            int64_t ix = (int64_t)in[1][w.off[1]];
+            if (ix < 0) ix += len;
+            out[k++] = (ix >= 0 && ix < len) ? in[0][w.off[0] + ix * st] : 0.0f;
+        } while (walk_next(&w));
+        return;
+    }
+    case IR_OP_PAD: case IR_OP_ROLL: {
+        int p = ir_axis_find(o, n->ax[0]);
+        int64_t outer = span(o, 0, p), inner = span(o, p + 1, o->rank);
+        int64_t ni = is[0]->ax[p].size, no = o->ax[p].size;
+        for (int64_t q = 0; q < outer; q++)
+            for (int64_t j = 0; j < no; j++) {
+                float *dst = out + (q * no + j) * inner;
+                int64_t sj;
+                if (n->op == IR_OP_PAD) sj = j - n->i[0];
+                else sj = ((j - n->i[0]) % ni + ni) % ni;
+                if (sj < 0 || sj >= ni) for (int64_t r = 0; r < inner; r++) dst[r] = n->f[0];
+                else memcpy(dst, in[0] + (q * ni + sj) * inner, (size_t)inner * sizeof *dst);
+            }
+        return;
+    }
+    case IR_OP_CONV2D: {
+        const IrShape *xs = is[0], *ws = is[1];
+        int pc = ir_axis_find(xs, n->ax[0]), ph = ir_axis_find(xs, n->ax[1]), pw = ir_axis_find(xs, n->ax[2]);
+        int64_t sc = stride_of(xs, pc), sh = stride_of(xs, ph), sw = stride_of(xs, pw);
+        int64_t oc_st = stride_of(o, pc), oh_st = stride_of(o, ph), ow_st = stride_of(o, pw);
+        int64_t O = ws->ax[0].size, CI = ws->ax[1].size, KH = ws->ax[2].size, KW = ws->ax[3].size;
+        int64_t G = n->i[2], opg = O / G, OH = o->ax[ph].size, OW = o->ax[pw].size;
+        /* walk the other (batch) axes of the output */
+        IrShape other = *o;
+        other.ax[pc].size = other.ax[ph].size = other.ax[pw].size = 1;
+        walk_init(&w, &other);
+        walk_add(&w, &other, o, 0);
+        walk_add(&w, &other, xs, 0);
+        /* ir_bcast_strides uses the output's strides for the out slot; fix them */
+        for (int d = 0; d < o->rank; d++) { w.st[0][d] = stride_of(o, d); w.st[1][d] = stride_of(xs, d); }
+        do {
+            for (int64_t oc = 0; oc < O; oc++) {
+                int64_t g = oc / opg;
+                for (int64_t y = 0; y < OH; y++)
+                    for (int64_t x = 0; x < OW; x++) {
+                        double acc = 0;
+                        for (int64_t ci = 0; ci < CI; ci++)
+                            for (int64_t ky = 0; ky < KH; ky++)
+                                for (int64_t kx = 0; kx < KW; kx++)
+                                    acc += (double)in[0][w.off[1] + (g * CI + ci) * sc + (y * n->i[0] + ky) * sh + (x * n->i[1] + kx) * sw] *
+                                           (double)in[1][((oc * CI + ci) * KH + ky) * KW + kx];
+                        out[w.off[0] + oc * oc_st + y * oh_st + x * ow_st] = (float)acc;
+                    }
+            }
+        } while (walk_next(&w));
+        (void)numel;
+        return;
+    }
+    default: return;
+    }
+}
+
 static void eval_node(const IrGraph *g, int i, float **bufs) {
     const IrNode *n = &g->nodes[i];
     const IrShape *o = &n->shape;
@@ -602,8 +769,14 @@ static void eval_node(const IrGraph *g, int i, float **bufs) {
                        o->ax[p].size, o->ax[p + 1].size, span(o, p + 2, o->rank), (int)n->i[0]);
         return;
     }
+    case IR_OP_GATHER: case IR_OP_ARGMAX: case IR_OP_CMP: case IR_OP_WHERE:
+    case IR_OP_PAD: case IR_OP_ROLL: case IR_OP_CONV2D:
+        eval_new(n, o, in, is, out);
+        return;
     }
 }
+
+void interp_eval_node(const IrGraph *g, int i, float **bufs) { eval_node(g, i, bufs); }
 
 int interp_run(const IrGraph *g, float **bufs, char *err, size_t errlen) {
     if (interp_check(g, err, errlen)) return -1;

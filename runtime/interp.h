@@ -20,6 +20,10 @@ int interp_check(const IrGraph *g, char *err, size_t errlen);
  * bufs[i].  Reductions and normalisations accumulate in double.  Validates
  * the whole graph first (as interp_check) and writes nothing when it fails.
  * Returns 0, or -1 with a message in err. */
+/* Evaluate node i alone (the graph already checked): the JIT's fallback for
+ * ops it has no generated code for. */
+void interp_eval_node(const IrGraph *g, int i, float **bufs);
+
 int interp_run(const IrGraph *g, float **bufs, char *err, size_t errlen);
 
 #endif

@@ -64,6 +64,7 @@ static int define_runtime(LLVMOrcLLJITRef jit, char *err, size_t errlen) {
     static const struct { const char *name; void (*addr)(void); } syms[] = {
         {"vitrt_gemm", (void (*)(void))vitrt_gemm},
         {"vitrt_resample", (void (*)(void))vitrt_resample},
+        {"vitrt_fallback", (void (*)(void))vitrt_fallback},
     };
     enum { NSYM = sizeof syms / sizeof syms[0] };
     LLVMOrcCSymbolMapPair pairs[NSYM];

@@ -3,6 +3,7 @@
  * one cblas_sgemm call, transposition expressed through the BLAS flags so no
  * operand is ever copied. */
 #include "kernels.h"
+#include "interp.h"
 
 #include <cblas.h>
 #include <string.h>
@@ -22,4 +23,14 @@ void vitrt_gemm(int64_t batch, int64_t m, int64_t n, int64_t k,
                     (blasint)m, (blasint)n, (blasint)k, 1.0f, a + i * stride_a, (blasint)lda,
                     b + i * stride_b, (blasint)ldb, 0.0f, ci, (blasint)ldc);
     }
+}
+
+/* The JIT's fallback for ops without generated code: the interpreter's
+ * kernel for node i of the graph the calling thread is running. */
+static _Thread_local const IrGraph *fallback_graph;
+
+void vitrt_set_graph(const IrGraph *g) { fallback_graph = g; }
+
+void vitrt_fallback(int64_t i, float **bufs) {
+    if (fallback_graph) interp_eval_node(fallback_graph, (int)i, bufs);
 }

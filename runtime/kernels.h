@@ -17,4 +17,10 @@ void vitrt_gemm(int64_t batch, int64_t m, int64_t n, int64_t k,
                 const float *b, int64_t ldb, int64_t stride_b, int trans_b,
                 float *c, int64_t ldc, int64_t stride_c);
 
+#include "ir.h"
+/* Generated code calls vitrt_fallback(i, bufs) for ops it has no loops for;
+ * the thread running a graph names it first with vitrt_set_graph. */
+void vitrt_set_graph(const IrGraph *g);
+void vitrt_fallback(int64_t i, float **bufs);
+
 #endif

@@ -292,6 +292,106 @@ TEST(rsqrt_op) { /* positive inputs; 1/sqrt(0) = inf */
     return 0;
 }
 
+
+/* ---- index, mask and convolution ops ---------------------------------------------- */
+
+TEST(gather_by_index_tensor) { /* x [a=4, b=3] gathered along a by idx [i=2, j=2] -> [i, j, b] */
+    Gr t;
+    gr_init(&t);
+    int x = gr_leaf(&t, "a=4,b=3");
+    int ix = gr_leaf(&t, "i=2,j=2");
+    float iv[4] = {3, 0, -1, 2}; /* -1 counts from the end */
+    memcpy(t.buf[ix], iv, sizeof iv);
+    int o = gr_node(&t, IR_OP_GATHER, "i=2,j=2,b=3", "a", 2, x, ix, 0);
+    RUN_OK(&t);
+    int want[4] = {3, 0, 3, 2};
+    for (int q = 0; q < 4; q++)
+        for (int b = 0; b < 3; b++) ASSERT_EQ(t.buf[o][q * 3 + b] == t.buf[x][want[q] * 3 + b], 1);
+    gr_free(&t);
+    return 0;
+}
+
+TEST(argmax_along_middle_axis) {
+    Gr t;
+    gr_init(&t);
+    int x = gr_leaf(&t, "a=2,k=5,b=3");
+    int o = gr_node(&t, IR_OP_ARGMAX, "a=2,b=3", "k", 1, x, 0, 0);
+    RUN_OK(&t);
+    for (int a = 0; a < 2; a++)
+        for (int b = 0; b < 3; b++) {
+            int best = 0;
+            for (int k = 1; k < 5; k++) if (t.buf[x][(a * 5 + k) * 3 + b] > t.buf[x][(a * 5 + best) * 3 + b]) best = k;
+            ASSERT_EQ((int)t.buf[o][a * 3 + b], best);
+        }
+    gr_free(&t);
+    return 0;
+}
+
+TEST(cmp_and_where_broadcast) { /* mask[i, j] = i > j ? -inf-ish : x[j] */
+    Gr t;
+    gr_init(&t);
+    int a = gr_leaf(&t, "i=3");
+    int b = gr_leaf(&t, "j=4");
+    for (int q = 0; q < 3; q++) t.buf[a][q] = (float)q;
+    for (int q = 0; q < 4; q++) t.buf[b][q] = (float)q;
+    int c = gr_node(&t, IR_OP_CMP, "i=3,j=4", "", 2, a, b, 0);
+    t.g->nodes[c].i[0] = 4; /* > */
+    int y = gr_leaf(&t, "j=4");
+    int neg = gr_leaf(&t, "");
+    t.buf[neg][0] = -100.0f;
+    int w = gr_node(&t, IR_OP_WHERE, "i=3,j=4", "", 3, c, neg, y);
+    RUN_OK(&t);
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 4; j++) {
+            ASSERT_EQ((int)t.buf[c][i * 4 + j], i > j);
+            ASSERT_EQ(t.buf[w][i * 4 + j] == (i > j ? -100.0f : t.buf[y][j]), 1);
+        }
+    gr_free(&t);
+    return 0;
+}
+
+TEST(pad_and_roll) {
+    Gr t;
+    gr_init(&t);
+    int x = gr_leaf(&t, "a=2,n=4");
+    int p = gr_node(&t, IR_OP_PAD, "a=2,n=7", "n", 1, x, 0, 0);
+    t.g->nodes[p].i[0] = 1, t.g->nodes[p].i[1] = 2, t.g->nodes[p].f[0] = 5.0f;
+    int r = gr_node(&t, IR_OP_ROLL, "a=2,n=4", "n", 1, x, 0, 0);
+    t.g->nodes[r].i[0] = -1; /* torch.roll(x, -1): out[k] = in[k + 1] */
+    RUN_OK(&t);
+    for (int a = 0; a < 2; a++)
+        for (int k = 0; k < 7; k++)
+            ASSERT_EQ(t.buf[p][a * 7 + k] == (k >= 1 && k < 5 ? t.buf[x][a * 4 + k - 1] : 5.0f), 1);
+    for (int a = 0; a < 2; a++)
+        for (int k = 0; k < 4; k++) ASSERT_EQ(t.buf[r][a * 4 + k] == t.buf[x][a * 4 + (k + 1) % 4], 1);
+    gr_free(&t);
+    return 0;
+}
+
+TEST(conv2d_strided_and_grouped) { /* x [c=4, h=5, w=5], w [o=6, ci=2, 3, 3], groups 2, stride 2 */
+    Gr t;
+    gr_init(&t);
+    int x = gr_leaf(&t, "c=4,h=5,w=5");
+    int w = gr_leaf(&t, "o=6,ci=2,kh=3,kw=3");
+    int o = gr_node(&t, IR_OP_CONV2D, "o=6,h=2,w=2", "c,h,w", 2, x, w, 0);
+    t.g->nodes[o].i[0] = t.g->nodes[o].i[1] = 2;
+    t.g->nodes[o].i[2] = 2;
+    RUN_OK(&t);
+    for (int oc = 0; oc < 6; oc++)
+        for (int y = 0; y < 2; y++)
+            for (int z = 0; z < 2; z++) {
+                double acc = 0;
+                int g = oc / 3;
+                for (int ci = 0; ci < 2; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                        for (int kx = 0; kx < 3; kx++)
+                            acc += (double)t.buf[x][((g * 2 + ci) * 5 + y * 2 + ky) * 5 + z * 2 + kx] * t.buf[w][((oc * 2 + ci) * 3 + ky) * 3 + kx];
+                CLOSE(t.buf[o][(oc * 2 + y) * 2 + z], acc);
+            }
+    gr_free(&t);
+    return 0;
+}
+
 /* ---- normalisations -------------------------------------------------------------- */
 
 /* x [r=3, n=5, c=2], softmax along the middle axis; rows sum to 1, ratios are
@@ -836,6 +936,13 @@ static const struct {
     {IR_OP_EXP, exp_op},
     {IR_OP_TANH, tanh_op},
     {IR_OP_RSQRT, rsqrt_op},
+    {IR_OP_GATHER, gather_by_index_tensor},
+    {IR_OP_ARGMAX, argmax_along_middle_axis},
+    {IR_OP_CMP, cmp_and_where_broadcast},
+    {IR_OP_WHERE, cmp_and_where_broadcast},
+    {IR_OP_PAD, pad_and_roll},
+    {IR_OP_ROLL, pad_and_roll},
+    {IR_OP_CONV2D, conv2d_strided_and_grouped},
     {IR_OP_SOFTMAX, softmax_middle_axis},
     {IR_OP_LAYERNORM, layernorm_stats_and_affine},
     {IR_OP_RMSNORM, rmsnorm_stats_and_gamma},
@@ -891,6 +998,11 @@ TESTS {
     T(exp_op),
     T(tanh_op),
     T(rsqrt_op),
+    T(gather_by_index_tensor),
+    T(argmax_along_middle_axis),
+    T(cmp_and_where_broadcast),
+    T(pad_and_roll),
+    T(conv2d_strided_and_grouped),
     T(softmax_middle_axis),
     T(layernorm_stats_and_affine),
     T(rmsnorm_stats_and_gamma),
