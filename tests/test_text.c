@@ -1,0 +1,163 @@
+/* tests/test_text.c — the CLIP text towers against OpenCLIP.
+ * For each tests/golden_text/NAME/config.json (made by tests/reference/
+ * make_goldens_text.py): compile archs/ARCH.vit with the golden's config
+ * overrides, run the reference token ids ("image" [N, ctx], ids as floats)
+ * on both engines and compare `embedding` with CLIP.encode_text (≤ 1e-4
+ * relative) and the engines with each other (≤ 1e-5).  The causal mask must
+ * have folded into a constant: no comparison or select op is left in the
+ * graph. */
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "pipeline.h"
+#include "st.h"
+#include "vit.h"
+#include "vitc.h"
+
+static char *slurp(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    if (fread(b, 1, (size_t)n, f) != (size_t)n) { free(b); fclose(f); return NULL; }
+    b[n] = 0;
+    fclose(f);
+    return b;
+}
+
+static float *read_all(const char *path, const char *name, int64_t *numel) {
+    char err[1024];
+    StFile *f = NULL;
+    if (st_open(path, &f, err, sizeof err)) { fprintf(stderr, "  %s\n", err); return NULL; }
+    int64_t k = st_find(f, name);
+    if (k < 0) { st_close(f); return NULL; }
+    *numel = st_numel(&f->t[k]);
+    float *b = malloc((size_t)*numel * sizeof(float) + 4);
+    if (st_read_f32(f, k, b, err, sizeof err)) { fprintf(stderr, "  %s\n", err); free(b); b = NULL; }
+    st_close(f);
+    return b;
+}
+
+/* Elaborate spec with the golden's overrides, check the mask folded, and
+ * build a runnable model; NULL after printing why. */
+static vit_model *build(vit_ctx *ctx, const char *spec, cJSON *set) {
+    Ctx c;
+    ctx_init(&c);
+    static const char *dirs[] = {"stdlib"};
+    c.search = dirs;
+    c.nsearch = 1;
+    ConfigSet sets[32];
+    char vals[32][64];
+    int n = 0;
+    cJSON *it;
+    cJSON_ArrayForEach(it, set) {
+        if (n == 32) break;
+        if (cJSON_IsNumber(it)) snprintf(vals[n], sizeof vals[n], "%lld", (long long)it->valuedouble);
+        else snprintf(vals[n], sizeof vals[n], "%s", cJSON_GetStringValue(it) ? cJSON_GetStringValue(it) : "");
+        sets[n] = (ConfigSet){it->string, vals[n]};
+        n++;
+    }
+    vit_model *m = NULL;
+    char err[1024];
+    void *bc = NULL;
+    size_t bclen = 0;
+    IrGraph *g = elab_model(&c, spec, sets, n), *lg = NULL;
+    if (!g) goto done;
+    for (int i = 0; i < g->n; i++)
+        if (g->nodes[i].op == IR_OP_CMP || g->nodes[i].op == IR_OP_WHERE) {
+            fprintf(stderr, "  %s: node %d (%s) was not folded into a constant\n", spec, i, ir_op_info[g->nodes[i].op].name);
+            goto done;
+        }
+    lg = pipeline_finish(g, &bc, &bclen, err, sizeof err);
+    if (!lg) { fprintf(stderr, "  %s: %s\n", spec, err); goto done; }
+    if (vit_model_from_graph(ctx, lg, bc, bclen, &m)) { fprintf(stderr, "  %s: %s\n", spec, vit_last_error(ctx)); m = NULL; }
+done:
+    ir_graph_free(g);
+    ctx_free(&c);
+    return m;
+}
+
+static int check_dir(const char *dir, int *checked) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    char *txt = slurp(path);
+    if (!txt) return 0;
+    cJSON *cfg = cJSON_Parse(txt);
+    free(txt);
+    if (!cfg) FAIL_AT("%s: bad JSON", path);
+    const char *arch = cJSON_GetStringValue(cJSON_GetObjectItem(cfg, "arch"));
+    char spec[512], wpath[1024], ipath[1024], epath[1024];
+    snprintf(spec, sizeof spec, "archs/%s.vit", arch ? arch : "?");
+    snprintf(wpath, sizeof wpath, "%s/weights.safetensors", dir);
+    snprintf(ipath, sizeof ipath, "%s/input.safetensors", dir);
+    snprintf(epath, sizeof epath, "%s/expected.safetensors", dir);
+    vit_ctx *ctx = vit_ctx_new();
+    vit_model *m = build(ctx, spec, cJSON_GetObjectItem(cfg, "set"));
+    float *input = NULL, *exp_ = NULL, *outs[2] = {NULL, NULL};
+    int bad = 1;
+    vit_bind_opts bo = {0, 0};
+    if (!m) goto done;
+    if (vit_model_bind(ctx, m, wpath, &bo)) { fprintf(stderr, "  %s: %s\n", dir, vit_last_error(ctx)); goto done; }
+    if (vit_model_noutputs(m) != 1 || strcmp(vit_model_output_name(m, 0), "embedding")) {
+        fprintf(stderr, "  %s: the model's one output should be 'embedding'\n", dir);
+        goto done;
+    }
+    int64_t nin = 0, ne = 0;
+    input = read_all(ipath, "image", &nin);
+    if (!input || nin % vit_model_input_numel(m)) { fprintf(stderr, "  %s: bad input ids\n", dir); goto done; }
+    int n = (int)(nin / vit_model_input_numel(m));
+    int64_t on = vit_model_output_numel(m, 0) * n;
+    for (int e = 0; e < 2; e++) {
+        outs[e] = malloc((size_t)on * sizeof(float));
+        if (vit_model_run(ctx, m, e ? VIT_ENGINE_INTERP : VIT_ENGINE_JIT, input, n, 2, &outs[e])) {
+            fprintf(stderr, "  %s: %s\n", dir, vit_last_error(ctx));
+            goto done;
+        }
+    }
+    exp_ = read_all(epath, "embedding", &ne);
+    if (!exp_ || ne != on) { fprintf(stderr, "  %s: reference has no 'embedding' of %lld values\n", dir, (long long)on); goto done; }
+    double rj = check_max_rel(outs[0], exp_, on), ri = check_max_rel(outs[1], exp_, on), rji = check_max_rel(outs[0], outs[1], on);
+    printf("# %-34s %d sequences  jit %.2e  interp %.2e  jit-vs-interp %.2e\n", dir + 18, n, rj, ri, rji);
+    (*checked)++;
+    bad = rj > 1e-4 || ri > 1e-4 || rji > 1e-5;
+done:
+    free(exp_);
+    free(outs[0]);
+    free(outs[1]);
+    free(input);
+    vit_model_free(m);
+    vit_ctx_free(ctx);
+    cJSON_Delete(cfg);
+    if (bad) FAIL_AT("%s does not match its reference", dir);
+    return 0;
+}
+
+TEST(every_text_tower_matches_openclip) {
+    DIR *d = opendir("tests/golden_text");
+    if (!d) FAIL_AT("no tests/golden_text directory (run from the repository root)");
+    struct dirent *de;
+    char *names[64];
+    int n = 0, failed = 0, checked = 0;
+    while ((de = readdir(d)) && n < 64)
+        if (de->d_name[0] != '.') names[n++] = strdup(de->d_name);
+    closedir(d);
+    for (int i = 0; i < n; i++) {
+        char dir[512];
+        snprintf(dir, sizeof dir, "tests/golden_text/%s", names[i]);
+        failed += check_dir(dir, &checked);
+        free(names[i]);
+    }
+    printf("# %d text goldens checked\n", checked);
+    if (checked < 3) FAIL_AT("only %d text goldens checked", checked);
+    return failed ? 1 : 0;
+}
+
+TESTS { T(every_text_tower_matches_openclip) };
+
+int main(int argc, char **argv) { return check_main(argc, argv); }
