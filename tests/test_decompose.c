@@ -218,6 +218,13 @@ static void rnd(float *p, int n, unsigned *s) {
     for (int i = 0; i < n; i++) { *s = *s * 1103515245u + 12345u; p[i] = ((float)((*s >> 8) & 0xffff) / 65536.0f - 0.5f); }
 }
 
+/* tests leave nothing behind in /tmp */
+static void rm_dir(const char *dir) {
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd)) fprintf(stderr, "  could not remove %s\n", dir);
+}
+
 static int write_file(const char *path, const char *text) {
     FILE *f = fopen(path, "w");
     if (!f) return -1;
@@ -319,6 +326,7 @@ TEST(a_toy_residual_net_matches_a_hand_computed_decomposition) {
     for (int k = 0; k < vit_model_noutputs(m); k++) free(outs[k]);
     vit_model_free(m);
     vit_ctx_free(ctx);
+    rm_dir(dir);
     return 0;
 }
 
@@ -360,6 +368,7 @@ TEST(a_linear_model_decomposes_exactly) {
     for (int k = 0; k < vit_model_noutputs(m); k++) free(outs[k]);
     vit_model_free(m);
     vit_ctx_free(ctx);
+    rm_dir(dir);
     return 0;
 }
 
@@ -371,6 +380,7 @@ static int expect_error(const char *spec_text, const char *spec_path, cJSON *set
         char dir[] = "/tmp/vit-bad-XXXXXX";
         if (!mkdtemp(dir)) FAIL_AT("mkdtemp");
         m = build_text(ctx, dir, spec_text, &o, err, sizeof err);
+        rm_dir(dir);
     } else {
         m = build(ctx, spec_path, set, &o, err, sizeof err);
     }

@@ -115,6 +115,9 @@ TEST(index_and_mask_builtins_fold_and_agree_on_both_engines) {
     vit_ctx_free(ctx);
     ir_graph_free(g);
     ctx_free(&c);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd)) fprintf(stderr, "  could not remove %s\n", dir);
     return 0;
 }
 
