@@ -5,7 +5,7 @@
 # reference weights from tests/golden/, on the bundled photo of a cat).
 set -eu
 cd "$(dirname "$0")/.."
-PKGS="build-essential cmake flex bison llvm-19-dev libzstd-dev libturbojpeg0-dev libpng-dev libcjson-dev libopenblas-dev pkg-config graphviz"
+PKGS="build-essential cmake flex bison llvm-19-dev libzstd-dev libturbojpeg0-dev libpng-dev libcjson-dev zlib1g-dev libopenblas-dev pkg-config graphviz"
 missing=$(for p in $PKGS; do dpkg -s "$p" > /dev/null 2>&1 || echo "$p"; done)
 if [ -n "$missing" ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
