@@ -173,22 +173,6 @@ TEST(empty_and_truncation) {
     return 0;
 }
 
-TEST(invalid_utf8) {
-    NEED_VOCAB();
-    BpeTok *t = vocab();
-    int32_t ids[77];
-    char err[256];
-    static const char *const bad[] = { "abc\xff", "\xc3", "\xc3(", "\xe2\x82", "\xc0\xaf", "\xed\xa0\x80",
-                                       "\xf4\x90\x80\x80", "ok \x80 no", "\xf0\x9f\x98" };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        err[0] = 0;
-        ASSERT_EQ(bpe_encode(t, bad[i], 77, ids, err, sizeof err), -1);
-        ASSERT_CONTAINS(err, "invalid UTF-8");
-    }
-    ASSERT_EQ(bpe_encode(t, "\xf0\x9f\x98\x80 ok", 77, ids, err, sizeof err), 4);
-    return 0;
-}
-
 TEST(missing_file) {
     BpeTok *t = (BpeTok *)1;
     char err[256];
@@ -346,6 +330,42 @@ TEST(hf_missing_byte) {
     ASSERT_EQ(r, 0);
     ASSERT_EQ(e, -1);
     ASSERT_CONTAINS(err2, "no token");
+    return 0;
+}
+
+/* invalid UTF-8 is refused with a message (any vocabulary: a tiny one here) */
+TEST(invalid_utf8) {
+    char dir[512], p[600], q[600], err[256];
+    snprintf(dir, sizeof dir, "%s/vit-bpe-XXXXXX", tmpdir());
+    if (!mkdtemp(dir)) FAIL_AT("mkdtemp");
+    snprintf(p, sizeof p, "%s/vocab.json", dir);
+    snprintf(q, sizeof q, "%s/merges.txt", dir);
+    const char *vj = "{\"o</w>\": 0, \"k</w>\": 1, \"o\": 2, \"<|startoftext|>\": 3, \"<|endoftext|>\": 4}";
+    int w = write_file(p, vj, strlen(vj)) | write_file(q, "#version: 0.2\n", 14);
+    BpeTok *t = NULL;
+    int r = bpe_load(dir, &t, err, sizeof err);
+    unlink(p);
+    unlink(q);
+    rmdir(dir);
+    ASSERT_EQ(w, 0);
+    ASSERT_EQ(r, 0);
+    static const char *const bad[] = { "ok\xff", "\xc3", "\xc3(", "\xe2\x82", "\xc0\xaf", "\xed\xa0\x80",
+                                       "\xf4\x90\x80\x80", "ok \x80 ok", "\xf0\x9f\x98", "\xf8\x88\x80\x80\x80" };
+    int32_t ids[8];
+    int fails = 0;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = 0;
+        if (bpe_encode(t, bad[i], 8, ids, err, sizeof err) != -1 || !strstr(err, "invalid UTF-8")) {
+            fprintf(stderr, "  case %zu: '%s'\n", i, err);
+            fails++;
+        }
+    }
+    int good = bpe_encode(t, "OK ok", 8, ids, err, sizeof err);
+    bpe_free(t);
+    ASSERT_EQ(fails, 0);
+    ASSERT_EQ(good, 6);
+    ASSERT_EQ(ids[1], 2);
+    ASSERT_EQ(ids[2], 1);
     return 0;
 }
 
