@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Key lists, small goldens and full-size checks for the timm families beyond the plain
-VisionTransformer of make_goldens.py: BEiT (timm.models.beit.Beit).
+VisionTransformer of make_goldens.py: BEiT (timm.models.beit.Beit) and SigLIP's image tower
+(timm VisionTransformer with class_token=False, global_pool='map', i.e. AttentionPoolLatent).
 
   make_goldens_extra.py keys   [ARCH ...]   tests/keys/<arch>.txt (+ .json with facts)
   make_goldens_extra.py golden [ARCH ...]   the small golden of each arch (layout of make_goldens.py)
@@ -10,6 +11,16 @@ VisionTransformer of make_goldens.py: BEiT (timm.models.beit.Beit).
 Everything not stated here is as in make_goldens.py / check_full.py, whose helpers are used:
 the small model is built at pos_grid * patch px with seeded, perturbed weights
 (refcommon.perturb), the input is seeded randn, references are computed in float64.
+
+Additions:
+- SigLIP's `attn_pool.latent` is re-drawn as 0.5 * randn (seed + 7), like the other learned
+  tokens: with perturb's randn / sqrt(fan_in) the pool's query is so small that its attention
+  is almost uniform, which would not test it.
+- SigLIP also outputs `tokens` (forward_features: every token after the final norm,
+  [N, tokens, dim]), the representation that is affine in the residual stream.
+- The SigLIP golden goes to tests/golden_nodecomp/: its `repr` (the attention pool's output)
+  reads the stream through a softmax of its keys, so the decomposition pass, which test_decompose
+  runs on every tests/golden/*, refuses it (see README.md).
 
 Usage: make_goldens_extra.py keys|golden [ARCH ...]  (default: all of this script's archs)
 """
@@ -39,13 +50,21 @@ def _extra(name, source, family, full, tiny, golden_dir='golden', extra_outputs=
 _extra('beit_base_patch16_224', 'beit_base_patch16_224.in22k_ft_in22k_in1k', 'beit',
        dict(size=224, patch=16, dim=768, depth=12, heads=12, mlp=3072, classes=1000, pos_grid=14),
        dict(size=64, dim=48, depth=2, heads=3, mlp=192, classes=10, pos_grid=4))
+_extra('vit_base_patch16_siglip_224', 'vit_base_patch16_siglip_224.v2_webli', 'siglip',
+       dict(size=224, patch=16, dim=768, depth=12, heads=12, mlp=3072, classes=0, pos_grid=14),
+       dict(size=48, dim=48, depth=2, heads=3, mlp=192, pos_grid=3),
+       golden_dir='golden_nodecomp', extra_outputs=('tokens',))
 
-mg.JPEG_IMAGES.update(beit='chelsea.jpg')
+mg.JPEG_IMAGES.update(beit='chelsea.jpg', siglip='rocket.jpg')
 
 
 @torch.no_grad()
 def adjust(model, seed):
-    """What this script sets beyond refcommon.perturb (nothing yet)."""
+    """What this script sets beyond refcommon.perturb (see the module docstring)."""
+    pool = getattr(model, 'attn_pool', None)
+    if pool is not None and hasattr(pool, 'latent'):
+        g = torch.Generator().manual_seed(seed + 7)
+        pool.latent.copy_(0.5 * torch.randn(tuple(pool.latent.shape), generator=g, dtype=torch.float32))
     return model
 
 
@@ -95,6 +114,23 @@ def facts(model):
             ('shared', getattr(model, 'rel_pos_bias', None) is not None),
         ])
         f['repr'] = 'forward_head(forward_features(x), pre_logits=True) = fc_norm(mean of patch tokens)'
+    else:  # SigLIP
+        p = model.attn_pool
+        f['block'] = 'pre-LN: x = x + attn(norm1(x)); x = x + mlp(norm2(x))'
+        f['qkv_bias'] = b0.attn.qkv.bias is not None
+        f['attn_pool'] = OrderedDict([
+            ('class', type(p).__name__),
+            ('latent', list(p.latent.shape)),
+            ('heads', int(p.num_heads)),
+            ('q', list(p.q.weight.shape)),
+            ('kv', list(p.kv.weight.shape) + ['rows = [k | v], each split into heads']),
+            ('mlp_hidden', int(p.mlp.fc1.out_features)),
+            ('pool', p.pool),
+            ('forward', 'o = proj(softmax(q(latent) . k(x) * scale) v(x)); o = o + mlp(norm(o)); '
+                        'x = the final-normed tokens'),
+        ])
+        f['repr'] = 'forward_head(forward_features(x), pre_logits=True) = attn_pool(norm(tokens))'
+        f['tokens'] = 'forward_features(x): every token after the final norm'
     head = model.head
     f['head'] = (OrderedDict([('weight', list(head.weight.shape)), ('bias', head.bias is not None)])
                  if isinstance(head, torch.nn.Linear) else None)
@@ -108,6 +144,8 @@ NOTES = {
              'checkpoint_filter_fn drops it and the spec declares it unused (it computes the '
              'index). Other input sizes: timm resizes the bias tables (resize_rel_pos_bias_table); '
              'the spec accepts only the stored window.'),
+    'siglip': ('num_classes = 0 in the pretrained config: no head; repr is the attention pool\'s '
+               'output.'),
 }
 
 
@@ -151,7 +189,8 @@ def make_golden(arch):
     if EXTRA[name]['extra_outputs']:
         cfg['extra_outputs'] = OrderedDict(
             tokens='forward_features(x): every token after the final norm (affine in the residual stream)')
-    cfg['weights_note'] = 'refcommon.perturb'
+    cfg['weights_note'] = ('refcommon.perturb, then attn_pool.latent = 0.5 * randn (make_goldens_extra.py)'
+                           if hasattr(model, 'attn_pool') else 'refcommon.perturb')
     if arch['jpeg']:
         mg.jpeg_golden(arch, model, values, outdir, cfg)
         if EXTRA[name]['extra_outputs']:
