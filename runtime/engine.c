@@ -15,6 +15,7 @@
 #include "kernels.h"
 #include "st.h"
 #include "vit.h"
+#include "vitint.h"
 
 extern void openblas_set_num_threads(int);
 
@@ -45,6 +46,14 @@ static int fail(vit_ctx *c, int status, const char *fmt, ...) {
 vit_ctx *vit_ctx_new(void) { return calloc(1, sizeof(vit_ctx)); }
 void vit_ctx_free(vit_ctx *ctx) { free(ctx); }
 const char *vit_last_error(const vit_ctx *ctx) { return ctx->err; }
+
+int vit_ctx_fail(vit_ctx *ctx, int status, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx->err, sizeof ctx->err, fmt, ap);
+    va_end(ap);
+    return status;
+}
 const IrGraph *vit_model_graph(const vit_model *m) { return m->g; }
 
 int vit_model_load(vit_ctx *ctx, const char *path, vit_model **out) {

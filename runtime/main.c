@@ -2,6 +2,7 @@
  *   vitrun run MODULE --weights W.safetensors (IMAGE... | --tensor T.safetensors) [-o OUT.safetensors]
  *   vitrun bench MODULE --weights W [--batch B] [--threads T] [--runs R]
  *   vitrun info MODULE
+ *   vitrun embed-text MODULE --weights W --vocab V (TEXT... | --file F) [--templates T] [-o OUT.safetensors]
  * Outputs are written atomically; a failed run leaves no output file. */
 #include <errno.h>
 #include <math.h>
@@ -12,6 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
+#include "bpe.h"
 #include "img.h"
 #include "pipeline.h"
 #include "ir.h"
@@ -25,6 +29,7 @@ static void usage(FILE *o) {
             "       vitrun bench MODULE.vitm --weights W.safetensors [--batch B] [--threads T] [--runs R]\n"
             "       vitrun decompose MODULE.vitm --weights W.safetensors IMAGE... [-o COMPS.safetensors] [options]\n"
             "       vitrun info MODULE.vitm\n"
+            "       vitrun embed-text MODULE.vitm --weights W.safetensors --vocab VOCAB (TEXT... | --file F) [--templates T] [-o OUT.safetensors]\n"
             "options:\n"
             "  -o FILE.safetensors   write every output as [images, ...] (names = the spec's outputs)\n"
             "  --engine jit|interp   execution engine (default jit)\n"
@@ -32,6 +37,12 @@ static void usage(FILE *o) {
             "  --labels FILE         class names, one per line: print the top-5 of 'logits'\n"
             "  --allow-missing       run even when the checkpoint lacks parameters (zeros)\n"
             "  --allow-unused        accept checkpoint keys the spec does not use\n"
+            "embed-text options (a text model: input token ids, output 'embedding'; rows are L2-normalised):\n"
+            "  --vocab FILE          CLIP's BPE vocabulary (bpe_simple_vocab_16e6.txt.gz)\n"
+            "  --file F              texts, one a line (instead of TEXT arguments)\n"
+            "  --templates T         prompt templates, one a line, {} standing for the text: each text's row is\n"
+            "                        the L2-normalised mean of its L2-normalised template embeddings\n"
+            "  -o OUT.safetensors    'embeddings' [texts, dim], the texts in OUT.json\n"
             "decompose options:\n"
             "  --output NAME         the output to decompose (default repr)\n"
             "  --split AXES          keep these axes apart, e.g. head or head,token\n"
@@ -541,8 +552,153 @@ static int cmd_info(const Opts *o) {
     return 0;
 }
 
+/* ---- embed-text --------------------------------------------------------------------------- */
+/* Non-empty lines of a file (\r\n or \n), NULL after printing why. */
+static char **read_lines(const char *path, int *n) {
+    FILE *f = fopen(path, "r");
+    if (!f) { fprintf(stderr, "vitrun: %s: %s\n", path, strerror(errno)); return NULL; }
+    char **v = NULL, *line = NULL;
+    size_t cap = 0;
+    int nv = 0, vcap = 0;
+    ssize_t len;
+    while ((len = getline(&line, &cap, f)) >= 0) {
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
+        if (!len) continue;
+        if (nv == vcap) { vcap = vcap ? 2 * vcap : 256; v = realloc(v, sizeof(char *) * (size_t)vcap); }
+        v[nv++] = strdup(line);
+    }
+    free(line);
+    fclose(f);
+    *n = nv;
+    return v ? v : calloc(1, sizeof(char *));
+}
+
+/* vitrun embed-text MODULE --weights W --vocab V (TEXT... | --file F) [--templates T] [-o OUT] */
+static int cmd_embed_text(int argc, char **argv) {
+    const char *module = NULL, *weights = NULL, *vocab = NULL, *file = NULL, *tplfile = NULL, *out = NULL;
+    vit_bind_opts bind = {0, 0};
+    vit_text_opts topts = {VIT_ENGINE_JIT, avail_cores()};
+    const char **args = calloc((size_t)argc, sizeof(char *));
+    char **ftexts = NULL, **tpls = NULL;
+    int nargs = 0, nftexts = 0, ntpls = 0, rc = 2;
+    vit_ctx *ctx = vit_ctx_new();
+    vit_model *m = NULL;
+    BpeTok *tok = NULL;
+    float *emb = NULL;
+    char err[1024];
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        int needs = !strcmp(a, "--weights") || !strcmp(a, "--vocab") || !strcmp(a, "--file") || !strcmp(a, "--templates") ||
+                    !strcmp(a, "-o") || !strcmp(a, "--engine") || !strcmp(a, "--threads");
+        if (needs && i + 1 >= argc) { fprintf(stderr, "vitrun: %s needs a value\n", a); goto done; }
+        if (!strcmp(a, "--weights")) weights = argv[++i];
+        else if (!strcmp(a, "--vocab")) vocab = argv[++i];
+        else if (!strcmp(a, "--file")) file = argv[++i];
+        else if (!strcmp(a, "--templates")) tplfile = argv[++i];
+        else if (!strcmp(a, "-o")) out = argv[++i];
+        else if (!strcmp(a, "--engine")) {
+            const char *e = argv[++i];
+            if (!strcmp(e, "jit")) topts.engine = VIT_ENGINE_JIT;
+            else if (!strcmp(e, "interp")) topts.engine = VIT_ENGINE_INTERP;
+            else { fprintf(stderr, "vitrun: --engine is jit or interp, not '%s'\n", e); goto done; }
+        } else if (!strcmp(a, "--threads")) {
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (*end || v < 1 || v > 4096) { fprintf(stderr, "vitrun: --threads needs a positive integer\n"); goto done; }
+            topts.threads = (int)v;
+        } else if (!strcmp(a, "--allow-missing")) bind.allow_missing = 1;
+        else if (!strcmp(a, "--allow-unused")) bind.allow_unused = 1;
+        else if (!strcmp(a, "--")) { while (++i < argc) args[nargs++] = argv[i]; }
+        else if (a[0] == '-' && a[1]) { fprintf(stderr, "vitrun: unknown option '%s'\n", a); usage(stderr); goto done; }
+        else if (!module) module = a;
+        else args[nargs++] = a;
+    }
+    rc = 1;
+    if (!module) { fprintf(stderr, "vitrun: no module given\n"); rc = 2; goto done; }
+    if (!weights) { fprintf(stderr, "vitrun: --weights FILE.safetensors is required\n"); rc = 2; goto done; }
+    if (!vocab) { fprintf(stderr, "vitrun: --vocab FILE is required (CLIP's bpe_simple_vocab_16e6.txt.gz)\n"); rc = 2; goto done; }
+    if (file && nargs) { fprintf(stderr, "vitrun: give texts or --file, not both\n"); rc = 2; goto done; }
+    if (!file && !nargs) { fprintf(stderr, "vitrun: no texts given (or --file FILE, one text a line)\n"); rc = 2; goto done; }
+    if (file) {
+        if (!(ftexts = read_lines(file, &nftexts))) goto done;
+        if (!nftexts) { fprintf(stderr, "vitrun: %s: no texts in it\n", file); goto done; }
+    }
+    if (tplfile) {
+        if (!(tpls = read_lines(tplfile, &ntpls))) goto done;
+        if (!ntpls) { fprintf(stderr, "vitrun: %s: no templates in it\n", tplfile); goto done; }
+    }
+    const char *const *texts = file ? (const char *const *)ftexts : args;
+    int n = file ? nftexts : nargs;
+    if (bpe_load(vocab, &tok, err, sizeof err)) { fprintf(stderr, "vitrun: vocabulary: %s\n", err); goto done; }
+    if (vit_model_load(ctx, module, &m) || vit_model_bind(ctx, m, weights, &bind)) {
+        fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx));
+        goto done;
+    }
+    if (vit_last_error(ctx)[0]) fprintf(stderr, "vitrun: %s", vit_last_error(ctx));
+    const IrGraph *g = vit_model_graph(m);
+    int ko = -1;
+    for (int k = 0; k < vit_model_noutputs(m); k++)
+        if (!strcmp(vit_model_output_name(m, k), "embedding")) ko = k;
+    if (ko < 0 && vit_model_noutputs(m) == 1) ko = 0;
+    int64_t dim = ko >= 0 ? vit_model_output_numel(m, ko) : 0;
+    emb = malloc(sizeof(float) * (size_t)(dim * n) + 4);
+    if (!emb) { fprintf(stderr, "vitrun: out of memory\n"); goto done; }
+    if (vit_embed_texts(ctx, m, tok, texts, n, (const char *const *)tpls, ntpls, &topts, emb)) {
+        fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx));
+        goto done;
+    }
+    if (out) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "model", g->name ? g->name : "");
+        cJSON_AddStringToObject(j, "embeddings", "L2-normalised, one row per text");
+        cJSON_AddItemToObject(j, "texts", cJSON_CreateStringArray(texts, n));
+        if (ntpls) {
+            cJSON_AddItemToObject(j, "templates", cJSON_CreateStringArray((const char *const *)tpls, ntpls));
+            cJSON_AddStringToObject(j, "procedure", "each template with {} replaced by the text; every embedding "
+                                                    "L2-normalised, averaged, L2-normalised");
+        }
+        char *js = cJSON_Print(j);
+        cJSON_Delete(j);
+        StWriter *w = st_writer_new();
+        int64_t shape[2] = {n, dim};
+        st_writer_add_f32(w, "embeddings", 2, shape, emb);
+        st_writer_meta(w, "model", g->name ? g->name : "");
+        st_writer_meta(w, "texts", js ? js : "");
+        char sidecar[4096];
+        snprintf(sidecar, sizeof sidecar, "%s", out);
+        char *dot = strrchr(sidecar, '.');
+        if (dot && !strcmp(dot, ".safetensors")) *dot = 0;
+        strncat(sidecar, ".json", sizeof sidecar - strlen(sidecar) - 1);
+        int bad = !js || st_writer_finish(w, out, err, sizeof err);
+        if (bad) fprintf(stderr, "vitrun: %s\n", js ? err : "out of memory");
+        else if (write_text_atomic(sidecar, js)) { unlink(out); bad = 1; }
+        free(js);
+        if (bad) goto done;
+        printf("wrote %s: embeddings [%d, %lld]; texts in %s\n", out, n, (long long)dim, sidecar);
+    } else {
+        for (int i = 0; i < n; i++) {
+            printf("%s\n  embedding [%lld]:", texts[i], (long long)dim);
+            for (int64_t d = 0; d < dim && d < 6; d++) printf(" %.5f", emb[(int64_t)i * dim + d]);
+            printf("%s\n", dim > 6 ? " ..." : "");
+        }
+    }
+    rc = 0;
+done:
+    free(emb);
+    bpe_free(tok);
+    vit_model_free(m);
+    vit_ctx_free(ctx);
+    for (int i = 0; i < nftexts; i++) free(ftexts[i]);
+    free(ftexts);
+    for (int i = 0; i < ntpls; i++) free(tpls[i]);
+    free(tpls);
+    free(args);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) { usage(argc < 2 ? stderr : stdout); return argc < 2 ? 2 : 0; }
+    if (!strcmp(argv[1], "embed-text")) return cmd_embed_text(argc, argv);
     Opts o = {0};
     int rc = 2;
     if (parse(argc, argv, &o)) goto out;

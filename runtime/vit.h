@@ -56,4 +56,21 @@ VIT_API const char *vit_model_output_name(const vit_model *m, int k);
 VIT_API int64_t vit_model_output_numel(const vit_model *m, int k);
 VIT_API int64_t vit_model_input_numel(const vit_model *m);
 
+/* Text embeddings (text.c) for a text model: input one sequence of token ids
+ * [tok = N] (as floats), output `embedding` (or its only output), ids
+ * looked up in a table of one row per vocabulary entry (else VIT_ERR_SHAPE).
+ * Each text is tokenized with tok (runtime/bpe.h, truncated to N); out
+ * receives n rows of the embedding's size, each L2-normalised.  With
+ * ntemplates > 0, each template has "{}" replaced by the text, every
+ * template's embedding is L2-normalised, they are averaged and the mean
+ * L2-normalised (CLIP's zero-shot classifier).  opts may be NULL (JIT, every
+ * core). */
+struct BpeTok;
+typedef struct {
+    enum vit_engine engine; /* VIT_ENGINE_JIT (0) or VIT_ENGINE_INTERP */
+    int threads;            /* 0: the cores available */
+} vit_text_opts;
+VIT_API int vit_embed_texts(vit_ctx *ctx, vit_model *m, const struct BpeTok *tok, const char *const *texts, int n,
+                            const char *const *templates, int ntemplates, const vit_text_opts *opts, float *out);
+
 #endif

@@ -62,7 +62,9 @@ GOLDENS = OrderedDict([
                                           texts=True)),
 ])
 
-TEXTS = ['a photo of a cat', 'A diagram of the moon.', 'goldfish', 'the quick brown fox jumps over the lazy dog']
+TEXTS = ['a photo of a cat', 'A diagram of the moon.', 'goldfish', 'the quick brown fox jumps over the lazy dog',
+         # longer than the context: truncated to 77 with <end_of_text> kept last
+         'a photo of ' + ' '.join('cat%d' % i for i in range(60))]
 TEMPLATES = ['a photo of a {}.', 'a bad photo of the {}.', 'itap of a {}.', '{}']
 
 
