@@ -204,7 +204,21 @@ static int find_stream(Cx *c, int out, Branch **br, int *nbr) {
             continue;
         }
         int s[IR_MAX_SRC], ns = linear_srcs(c, i, s);
-        if (k == LIN_BILIN && ns > 1) { rc = failf(c, n, "the stream passes through a product of two data tensors (%s); it cannot be decomposed", ir_op_info[n->op].name); break; }
+        if (k == LIN_BILIN && ns == 2) {
+            /* a product of two data tensors (e.g. attention pooling on the stream): the side that
+             * reaches the other's inputs through linear ops carries the stream, the other (a
+             * softmax's probabilities) is frozen at its forward value, as inside branches */
+            int a = s[0], b = s[1];
+            memset(anc, 0, (size_t)c->nfwd); memset(seen, 0, (size_t)c->nfwd);
+            ancestors(c, b, anc);
+            bool ra = reaches_linearly(c, a, anc, seen);
+            memset(anc, 0, (size_t)c->nfwd); memset(seen, 0, (size_t)c->nfwd);
+            ancestors(c, a, anc);
+            bool rb = reaches_linearly(c, b, anc, seen);
+            if (ra == rb) { rc = failf(c, n, "the stream passes through a product of two data tensors (%s); it cannot be decomposed", ir_op_info[n->op].name); break; }
+            c->stream[ra ? a : b] = 1;
+            continue;
+        }
         for (int j = 0; j < ns; j++) c->stream[s[j]] = 1;
     }
     free(anc);

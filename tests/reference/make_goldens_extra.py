@@ -18,9 +18,9 @@ Additions:
   is almost uniform, which would not test it.
 - SigLIP also outputs `tokens` (forward_features: every token after the final norm,
   [N, tokens, dim]), the representation that is affine in the residual stream.
-- The SigLIP golden goes to tests/golden_nodecomp/: its `repr` (the attention pool's output)
-  reads the stream through a softmax of its keys, so the decomposition pass, which test_decompose
-  runs on every tests/golden/*, refuses it (see README.md).
+- The SigLIP golden goes to tests/golden/ like the others: its `repr` (the attention pool's
+  output) reads the stream through a softmax of its keys; the decomposition freezes those
+  probabilities, as it does inside attention branches, so test_decompose covers it too.
 
 Usage: make_goldens_extra.py keys|golden [ARCH ...]  (default: all of this script's archs)
 """
@@ -53,7 +53,7 @@ _extra('beit_base_patch16_224', 'beit_base_patch16_224.in22k_ft_in22k_in1k', 'be
 _extra('vit_base_patch16_siglip_224', 'vit_base_patch16_siglip_224.v2_webli', 'siglip',
        dict(size=224, patch=16, dim=768, depth=12, heads=12, mlp=3072, classes=0, pos_grid=14),
        dict(size=48, dim=48, depth=2, heads=3, mlp=192, pos_grid=3),
-       golden_dir='golden_nodecomp', extra_outputs=('tokens',))
+       golden_dir='golden', extra_outputs=('tokens',))
 
 mg.JPEG_IMAGES.update(beit='chelsea.jpg', siglip='rocket.jpg')
 
