@@ -34,6 +34,7 @@ typedef struct {
     int *T;          /* T[n]: terms node ([comp, ...shape of n]) or -1 */
     int *TN;         /* TN[n]: number of components in T[n] */
     int bias_comp;   /* index of the bias component, -1 when constants are shared */
+    int stop;        /* the last non-linear node where the walk back from the output stopped, -1 if none */
     ContribComp *comps;
     int ncomp, capcomp;
 } Cx;
@@ -185,7 +186,10 @@ static int find_stream(Cx *c, int out, Branch **br, int *nbr) {
         if (!c->stream[i]) continue;
         IrNode *n = N(c, i);
         enum lin_class k = cls(c, i);
-        if (k == LIN_NONE || k == LIN_LEAF) continue; /* the stream starts here */
+        if (k == LIN_NONE || k == LIN_LEAF) { /* the stream starts here */
+            if (k == LIN_NONE && c->stop < 0) c->stop = i;
+            continue;
+        }
         if ((n->op == IR_OP_ADD || n->op == IR_OP_SUB) && c->data[n->src[0]] && c->data[n->src[1]]) {
             int a = n->src[0], b = n->src[1];
             memset(anc, 0, (size_t)c->nfwd); memset(seen, 0, (size_t)c->nfwd);
@@ -565,7 +569,7 @@ static int branch_terms(Cx *c, int root, int layer_ord, const char *layer, const
 
 /* ---- the pass ------------------------------------------------------------------------ */
 int contrib_derive(IrGraph *g, const ContribOpts *o, ContribComp **comps, int *ncomps, char *err, size_t errlen) {
-    Cx c = {.g = g, .o = o, .err = err, .errlen = errlen, .nfwd = g->n, .bias_comp = -1};
+    Cx c = {.g = g, .o = o, .err = err, .errlen = errlen, .nfwd = g->n, .bias_comp = -1, .stop = -1};
     *comps = NULL;
     *ncomps = 0;
     const char *oname = o->output ? o->output : "repr";
@@ -621,7 +625,11 @@ int contrib_derive(IrGraph *g, const ContribOpts *o, ContribComp **comps, int *n
     bool whole = false; /* no branch: an output affine in the input decomposes into init (and bias) */
     if (!nbr) {
         if (g->input < 0 || !c.stream[g->input]) {
-            snprintf(err, errlen, "output '%s' has no residual stream: no add joins a branch to it", oname);
+            if (c.stop >= 0)
+                failf(&c, N(&c, c.stop), "output '%s' reaches the residual stream only through this non-linear %s; decompose an output before it",
+                      oname, ir_op_info[N(&c, c.stop)->op].name);
+            else
+                snprintf(err, errlen, "output '%s' has no residual stream: no add joins a branch to it", oname);
             goto done;
         }
         whole = true;
