@@ -20,6 +20,7 @@
 #include "pipeline.h"
 #include "ir.h"
 #include "st.h"
+#include "toyworld.h"
 #include "vit.h"
 
 static void usage(FILE *o) {
@@ -30,6 +31,7 @@ static void usage(FILE *o) {
             "       vitrun decompose MODULE.vitm --weights W.safetensors IMAGE... [-o COMPS.safetensors] [options]\n"
             "       vitrun info MODULE.vitm\n"
             "       vitrun embed-text MODULE.vitm --weights W.safetensors --vocab VOCAB (TEXT... | --file F) [--templates T] [-o OUT.safetensors]\n"
+            "       vitrun toyworld generate --seed S --count N [--size 64] [--format png|jpeg] [--spurious P | --balanced] -o DIR\n"
             "options:\n"
             "  -o FILE.safetensors   write every output as [images, ...] (names = the spec's outputs)\n"
             "  --engine jit|interp   execution engine (default jit)\n"
@@ -696,9 +698,74 @@ done:
     return rc;
 }
 
+/* ---- toyworld ----------------------------------------------------------------------------- */
+/* vitrun toyworld generate --seed S --count N [--size PX] [--format png|jpeg] [--quality Q]
+ *                          [--spurious P | --balanced] -o DIR */
+static int cmd_toyworld(int argc, char **argv) {
+    ToyOpts t;
+    toy_opts_default(&t);
+    const char *out = NULL;
+    int have_seed = 0, have_count = 0, spurious = 0, balanced = 0;
+    if (argc < 3 || strcmp(argv[2], "generate")) {
+        fprintf(stderr, "vitrun: toyworld: the command is 'generate'\n"
+                        "usage: vitrun toyworld generate --seed S --count N [--size 64] [--format png|jpeg] [--quality Q]\n"
+                        "                                [--spurious P | --balanced] -o DIR\n");
+        return 2;
+    }
+    for (int i = 3; i < argc; i++) {
+        const char *a = argv[i];
+        int needs = !strcmp(a, "--seed") || !strcmp(a, "--count") || !strcmp(a, "--size") || !strcmp(a, "--format") ||
+                    !strcmp(a, "--quality") || !strcmp(a, "--spurious") || !strcmp(a, "-o");
+        if (needs && i + 1 >= argc) { fprintf(stderr, "vitrun: toyworld: %s needs a value\n", a); return 2; }
+        char *end = NULL;
+        if (!strcmp(a, "--seed")) {
+            const char *v = argv[++i];
+            errno = 0;
+            unsigned long long s = strtoull(v, &end, 10);
+            if (!*v || *end || *v == '-' || errno) { fprintf(stderr, "vitrun: toyworld: --seed needs an integer 0 .. 2^64-1, not '%s'\n", v); return 2; }
+            t.seed = (uint64_t)s;
+            have_seed = 1;
+        } else if (!strcmp(a, "--count") || !strcmp(a, "--size") || !strcmp(a, "--quality")) {
+            const char *v = argv[++i];
+            long n = strtol(v, &end, 10);
+            long lo = a[2] == 'c' ? 1 : a[2] == 's' ? TOY_MIN_SIZE : 1, hi = a[2] == 'c' ? TOY_MAX_COUNT : a[2] == 's' ? TOY_MAX_SIZE : 100;
+            if (!*v || *end || n < lo || n > hi) { fprintf(stderr, "vitrun: toyworld: %s needs an integer %ld .. %ld, not '%s'\n", a, lo, hi, v); return 2; }
+            if (a[2] == 'c') { t.count = (int)n; have_count = 1; }
+            else if (a[2] == 's') t.size = (int)n;
+            else t.quality = (int)n;
+        } else if (!strcmp(a, "--format")) {
+            const char *v = argv[++i];
+            if (!strcmp(v, "png")) t.format = TOY_PNG;
+            else if (!strcmp(v, "jpeg") || !strcmp(v, "jpg")) t.format = TOY_JPEG;
+            else { fprintf(stderr, "vitrun: toyworld: --format is png or jpeg, not '%s'\n", v); return 2; }
+        } else if (!strcmp(a, "--spurious")) {
+            const char *v = argv[++i];
+            double p = strtod(v, &end);
+            if (!*v || *end || !(p >= 0 && p <= 1)) { fprintf(stderr, "vitrun: toyworld: --spurious needs a probability 0 .. 1, not '%s'\n", v); return 2; }
+            t.split = TOY_SPLIT_SPURIOUS;
+            t.spurious_ppm = (int)(p * 1e6 + 0.5);
+            spurious = 1;
+        } else if (!strcmp(a, "--balanced")) {
+            t.split = TOY_SPLIT_BALANCED;
+            balanced = 1;
+        } else if (!strcmp(a, "-o")) out = argv[++i];
+        else { fprintf(stderr, "vitrun: toyworld: unknown argument '%s'\n", a); return 2; }
+    }
+    if (spurious && balanced) { fprintf(stderr, "vitrun: toyworld: give --spurious P or --balanced, not both\n"); return 2; }
+    if (!have_seed) { fprintf(stderr, "vitrun: toyworld: --seed S is required\n"); return 2; }
+    if (!have_count) { fprintf(stderr, "vitrun: toyworld: --count N is required\n"); return 2; }
+    if (!out || !*out) { fprintf(stderr, "vitrun: toyworld: -o DIR is required\n"); return 2; }
+    char err[1024];
+    if (toy_generate(&t, out, err, sizeof err)) { fprintf(stderr, "vitrun: toyworld: %s\n", err); return 1; }
+    printf("wrote %s: %d %s images of %d px, masks, labels.jsonl, captions.txt, info.json\n", out, t.count,
+           t.format == TOY_JPEG ? "JPEG" : "PNG", t.size);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) { usage(argc < 2 ? stderr : stdout); return argc < 2 ? 2 : 0; }
     if (!strcmp(argv[1], "embed-text")) return cmd_embed_text(argc, argv);
+    if (!strcmp(argv[1], "toyworld")) return cmd_toyworld(argc, argv);
     Opts o = {0};
     int rc = 2;
     if (parse(argc, argv, &o)) goto out;
