@@ -53,20 +53,12 @@ static int parse_opts(int argc, char **argv, Opts *o) {
         if (!strcmp(a, "--keys")) o->keys = 1;
         else if (!strcmp(a, "--contrib")) o->decompose = 1;
         else if (!strcmp(a, "--decompose")) { o->decompose = 1; o->dec.output = argv[++i]; }
-        else if (!strcmp(a, "--from")) o->dec.from = argv[++i];
-        else if (!strcmp(a, "--split")) {
-            snprintf(o->splitbuf, sizeof o->splitbuf, "%s", argv[++i]);
-            o->dec.nsplit = 0;
-            for (char *t = strtok(o->splitbuf, ","); t && o->dec.nsplit < 8; t = strtok(NULL, ",")) o->dec.split[o->dec.nsplit++] = t;
-        } else if (!strcmp(a, "--bias")) {
-            const char *v = argv[++i];
-            if (strcmp(v, "equal") && strcmp(v, "separate")) { fprintf(stderr, "vitc: --bias is equal or separate\n"); return -1; }
-            o->dec.bias_separate = !strcmp(v, "separate");
-        } else if (!strcmp(a, "--ln")) {
-            const char *v = argv[++i];
-            if (!strcmp(v, "reference")) o->dec.ln_reference = 1;
-            else if (!strcmp(v, "center")) o->dec.ln_center = 1;
-            else if (strcmp(v, "exact")) { fprintf(stderr, "vitc: --ln is exact, reference or center\n"); return -1; }
+        else if (!strcmp(a, "--from") || !strcmp(a, "--split") || !strcmp(a, "--bias") || !strcmp(a, "--ln")) {
+            char err[128];
+            if (pipeline_decompose_opt(a, argv[++i], &o->dec, o->splitbuf, sizeof o->splitbuf, err, sizeof err) < 0) {
+                fprintf(stderr, "vitc: %s\n", err);
+                return -1;
+            }
         }
         else if (!strcmp(a, "-o")) o->out = argv[++i];
         else if (!strcmp(a, "--emit-llvm")) o->emit_llvm = argv[++i];

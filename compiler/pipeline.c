@@ -70,3 +70,22 @@ int pipeline_decompose(IrGraph *g, const ContribOpts *o, char *err, size_t errle
     free(cc);
     return 0;
 }
+
+int pipeline_decompose_opt(const char *opt, const char *val, ContribOpts *o, char *splitbuf, size_t splitlen,
+                           char *err, size_t errlen) {
+    if (!strcmp(opt, "--output")) o->output = val;
+    else if (!strcmp(opt, "--from")) o->from = val;
+    else if (!strcmp(opt, "--split")) {
+        snprintf(splitbuf, splitlen, "%s", val);
+        o->nsplit = 0;
+        for (char *t = strtok(splitbuf, ","); t && o->nsplit < 8; t = strtok(NULL, ",")) o->split[o->nsplit++] = t;
+    } else if (!strcmp(opt, "--bias")) {
+        if (strcmp(val, "equal") && strcmp(val, "separate")) { snprintf(err, errlen, "--bias is equal or separate"); return -1; }
+        o->bias_separate = !strcmp(val, "separate");
+    } else if (!strcmp(opt, "--ln")) {
+        if (!strcmp(val, "reference")) o->ln_reference = true;
+        else if (!strcmp(val, "center")) o->ln_center = true;
+        else if (strcmp(val, "exact")) { snprintf(err, errlen, "--ln is exact, reference or center"); return -1; }
+    } else return 0;
+    return 1;
+}

@@ -103,21 +103,13 @@ static int parse(int argc, char **argv, Opts *o) {
             if (a[2] == 't') o->threads = (int)v;
             else if (a[2] == 'b') o->batch = (int)v;
             else o->runs = (int)v;
-        } else if (!strcmp(a, "--output")) o->dec.output = argv[++i];
-        else if (!strcmp(a, "--from")) o->dec.from = argv[++i];
-        else if (!strcmp(a, "--split")) {
-            snprintf(o->splitbuf, sizeof o->splitbuf, "%s", argv[++i]);
-            o->dec.nsplit = 0;
-            for (char *t = strtok(o->splitbuf, ","); t && o->dec.nsplit < 8; t = strtok(NULL, ",")) o->dec.split[o->dec.nsplit++] = t;
-        } else if (!strcmp(a, "--bias")) {
-            const char *v = argv[++i];
-            if (strcmp(v, "equal") && strcmp(v, "separate")) { fprintf(stderr, "vitrun: --bias is equal or separate\n"); return -1; }
-            o->dec.bias_separate = !strcmp(v, "separate");
-        } else if (!strcmp(a, "--ln")) {
-            const char *v = argv[++i];
-            if (!strcmp(v, "reference")) o->dec.ln_reference = 1;
-            else if (!strcmp(v, "center")) o->dec.ln_center = 1;
-            else if (strcmp(v, "exact")) { fprintf(stderr, "vitrun: --ln is exact, reference or center\n"); return -1; }
+        } else if (!strcmp(a, "--output") || !strcmp(a, "--from") || !strcmp(a, "--split") || !strcmp(a, "--bias") ||
+                   !strcmp(a, "--ln")) {
+            char err[128];
+            if (pipeline_decompose_opt(a, argv[++i], &o->dec, o->splitbuf, sizeof o->splitbuf, err, sizeof err) < 0) {
+                fprintf(stderr, "vitrun: %s\n", err);
+                return -1;
+            }
         } else if (!strcmp(a, "--check")) o->check = 1;
         else if (!strcmp(a, "--directions")) o->dirs = argv[++i];
         else if (!strcmp(a, "--decompose")) o->bench_decompose = 1;

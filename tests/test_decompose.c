@@ -13,81 +13,11 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "support.h"
 #include "pipeline.h"
 #include "st.h"
 #include "vit.h"
 #include "vitc.h"
-
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    if (fread(b, 1, (size_t)n, f) != (size_t)n) { free(b); fclose(f); return NULL; }
-    b[n] = 0;
-    fclose(f);
-    return b;
-}
-
-/* Elaborate spec (with overrides), decompose, finish; a model ready to bind. */
-static vit_model *build(vit_ctx *ctx, const char *spec, cJSON *set, const ContribOpts *o, char *err, size_t errlen) {
-    Ctx c;
-    ctx_init(&c);
-    static const char *dirs[] = {"stdlib"};
-    c.search = dirs;
-    c.nsearch = 1;
-    FILE *devnull = fopen("/dev/null", "w");
-    c.diag_out = devnull;
-    ConfigSet sets[32];
-    char vals[32][64];
-    int n = 0;
-    cJSON *it;
-    cJSON_ArrayForEach(it, set) {
-        if (n == 32) break;
-        snprintf(vals[n], sizeof vals[n], "%lld", (long long)it->valuedouble);
-        sets[n] = (ConfigSet){it->string, vals[n]};
-        n++;
-    }
-    vit_model *m = NULL;
-    void *bc = NULL;
-    size_t bclen = 0;
-    IrGraph *g = elab_model(&c, spec, sets, n), *lg = NULL;
-    if (!g) { snprintf(err, errlen, "elaboration failed"); goto done; }
-    if (pipeline_decompose(g, o, err, errlen)) goto done;
-    lg = pipeline_finish(g, &bc, &bclen, err, errlen);
-    if (!lg) goto done;
-    if (vit_model_from_graph(ctx, lg, bc, bclen, &m)) { snprintf(err, errlen, "%s", vit_last_error(ctx)); m = NULL; }
-    lg = NULL;
-    bc = NULL;
-done:
-    free(bc);
-    ir_graph_free(lg);
-    ir_graph_free(g);
-    ctx_free(&c);
-    fclose(devnull);
-    return m;
-}
-
-static float *read_tensor(const char *path, const char *name, int64_t *numel) {
-    char err[1024];
-    StFile *f = NULL;
-    if (st_open(path, &f, err, sizeof err)) return NULL;
-    int64_t k = st_find(f, name);
-    if (k < 0) { st_close(f); return NULL; }
-    *numel = st_numel(&f->t[k]);
-    float *b = malloc((size_t)*numel * sizeof(float) + 4);
-    st_read_f32(f, k, b, err, sizeof err);
-    st_close(f);
-    return b;
-}
-
-static int out_index(vit_model *m, const char *name) {
-    for (int k = 0; k < vit_model_noutputs(m); k++)
-        if (!strcmp(vit_model_output_name(m, k), name)) return k;
-    return -1;
-}
 
 /* Run on both engines; check the sum and JIT = interpreter.  Returns 0 ok. */
 static int check_model(vit_ctx *ctx, vit_model *m, const float *input, int n, const char *oname, const char *what,
@@ -104,7 +34,7 @@ static int check_model(vit_ctx *ctx, vit_model *m, const float *input, int n, co
     }
     char cname[128];
     snprintf(cname, sizeof cname, "contrib.%s", oname);
-    int kc = out_index(m, cname), ko = out_index(m, oname);
+    int kc = tst_out_index(m, cname), ko = tst_out_index(m, oname);
     if (!rc && (kc < 0 || ko < 0)) rc = 1;
     *sum_err = *engine_err = 0;
     if (!rc) {
@@ -138,7 +68,7 @@ TEST(components_sum_to_the_output_on_every_arch_and_engines_agree) {
         if (de->d_name[0] == '.') continue;
         char path[600];
         snprintf(path, sizeof path, "tests/golden/%s/config.json", de->d_name);
-        char *txt = slurp(path);
+        char *txt = tst_slurp(path);
         if (!txt) continue;
         cJSON *cfg = cJSON_Parse(txt);
         free(txt);
@@ -148,14 +78,14 @@ TEST(components_sum_to_the_output_on_every_arch_and_engines_agree) {
         snprintf(wpath, sizeof wpath, "tests/golden/%s/weights.safetensors", de->d_name);
         snprintf(ipath, sizeof ipath, "tests/golden/%s/input.safetensors", de->d_name);
         int64_t nin = 0;
-        float *input = read_tensor(ipath, "image", &nin);
+        float *input = tst_read_tensor(ipath, "image", &nin);
         for (int md = 0; md < 2; md++) {
             for (int out = 0; out < 2; out++) {
                 ContribOpts o = {.output = out ? "logits" : "repr", .nsplit = md + 1};
                 for (int k = 0; k <= md; k++) o.split[k] = modes[md][k];
                 vit_ctx *ctx = vit_ctx_new();
                 char err[1024];
-                vit_model *m = build(ctx, spec, cJSON_GetObjectItem(cfg, "set"), &o, err, sizeof err);
+                vit_model *m = tst_build(ctx, spec, cJSON_GetObjectItem(cfg, "set"), &o, err, sizeof err);
                 if (!m) {
                     vit_ctx_free(ctx);
                     if (out && strstr(err, "no output 'logits'")) continue; /* headless models */
@@ -276,7 +206,7 @@ static vit_model *build_text(vit_ctx *ctx, const char *dir, const char *text, co
     char spec[512];
     snprintf(spec, sizeof spec, "%s/spec.vit", dir);
     write_file(spec, text);
-    return build(ctx, spec, NULL, o, err, errlen);
+    return tst_build(ctx, spec, NULL, o, err, errlen);
 }
 
 TEST(a_toy_residual_net_matches_a_hand_computed_decomposition) {
@@ -299,7 +229,7 @@ TEST(a_toy_residual_net_matches_a_hand_computed_decomposition) {
     float *outs[4];
     for (int k = 0; k < vit_model_noutputs(m); k++) outs[k] = calloc((size_t)vit_model_output_numel(m, k), sizeof(float));
     if (vit_model_run(ctx, m, VIT_ENGINE_JIT, x, 1, 1, outs)) FAIL_AT("%s", vit_last_error(ctx));
-    int kc = out_index(m, "contrib.repr");
+    int kc = tst_out_index(m, "contrib.repr");
     ASSERT_EQ(vit_model_output_numel(m, kc), 3 * 4); /* init, b1, v */
     /* by hand: forward pass, then each component through the frozen final norm of token 0 */
     const float *n1g = W, *n1b = W + 4, *w1 = W + 8, *b1 = W + 32, *w2 = W + 38, *b2 = W + 62, *gate = W + 66, *vw = W + 70,
@@ -360,7 +290,7 @@ TEST(a_linear_model_decomposes_exactly) {
         bias[o2] = hb[o2];
         for (int i = 0; i < 4; i++) { init[o2] += hw[o2 * 4 + i] * x1[i]; bias[o2] += hw[o2 * 4 + i] * ab[i]; }
     }
-    int kc = out_index(m, "contrib.repr");
+    int kc = tst_out_index(m, "contrib.repr");
     ASSERT_EQ(vit_model_output_numel(m, kc), 2 * 2);
     for (int o2 = 0; o2 < 2; o2++) {
         ASSERT_NEAR(outs[kc][o2], init[o2], 1e-5);
@@ -383,7 +313,7 @@ static int expect_error(const char *spec_text, const char *spec_path, cJSON *set
         m = build_text(ctx, dir, spec_text, &o, err, sizeof err);
         rm_dir(dir);
     } else {
-        m = build(ctx, spec_path, set, &o, err, sizeof err);
+        m = tst_build(ctx, spec_path, set, &o, err, sizeof err);
     }
     vit_ctx_free(ctx);
     if (m) { vit_model_free(m); FAIL_AT("expected an error containing \"%s\"", needle); }
@@ -431,11 +361,11 @@ TEST(a_split_after_a_non_linear_op_is_an_error) {
 }
 
 TEST(directions_mode_equals_projecting_materialised_contributions) {
-    char *txt = slurp("tests/golden/deit_tiny_patch16_224/config.json");
+    char *txt = tst_slurp("tests/golden/deit_tiny_patch16_224/config.json");
     cJSON *cfg = cJSON_Parse(txt);
     free(txt);
     int64_t nin = 0;
-    float *input = read_tensor("tests/golden/deit_tiny_patch16_224/input.safetensors", "image", &nin);
+    float *input = tst_read_tensor("tests/golden/deit_tiny_patch16_224/input.safetensors", "image", &nin);
     float *res[2] = {0};
     int64_t dim = 48, k = 16, nc = 0;
     float D[16 * 48];
@@ -445,12 +375,12 @@ TEST(directions_mode_equals_projecting_materialised_contributions) {
         ContribOpts o = {.output = "repr", .split = {"head", "token"}, .nsplit = 2, .directions = mode ? (int)k : 0};
         vit_ctx *ctx = vit_ctx_new();
         char err[1024];
-        vit_model *m = build(ctx, "archs/deit_tiny_patch16_224.vit", cJSON_GetObjectItem(cfg, "set"), &o, err, sizeof err);
+        vit_model *m = tst_build(ctx, "archs/deit_tiny_patch16_224.vit", cJSON_GetObjectItem(cfg, "set"), &o, err, sizeof err);
         if (!m) FAIL_AT("%s", err);
         vit_bind_opts bo = {0, 0};
         if (vit_model_bind(ctx, m, "tests/golden/deit_tiny_patch16_224/weights.safetensors", &bo)) FAIL_AT("%s", vit_last_error(ctx));
         if (mode && vit_model_set_param(ctx, m, "__directions", D, k * dim)) FAIL_AT("%s", vit_last_error(ctx));
-        int kc = out_index(m, mode ? "proj.repr" : "contrib.repr");
+        int kc = tst_out_index(m, mode ? "proj.repr" : "contrib.repr");
         ASSERT(kc >= 0);
         float *outs[8] = {0};
         for (int q = 0; q < vit_model_noutputs(m); q++) outs[q] = malloc((size_t)vit_model_output_numel(m, q) * 2 * sizeof(float));

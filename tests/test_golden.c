@@ -12,24 +12,12 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "support.h"
 #include "codegen.h"
 #include "img.h"
 #include "st.h"
 #include "vit.h"
 #include "vitc.h"
-
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    if (fread(b, 1, (size_t)n, f) != (size_t)n) { free(b); fclose(f); return NULL; }
-    b[n] = 0;
-    fclose(f);
-    return b;
-}
 
 /* Compile spec with overrides into a temporary module file; 0 ok. */
 static int compile_to(const char *spec, cJSON *set, const char *out) {
@@ -40,15 +28,7 @@ static int compile_to(const char *spec, cJSON *set, const char *out) {
     c.nsearch = 1;
     ConfigSet sets[32];
     char vals[32][64];
-    int n = 0;
-    cJSON *it;
-    cJSON_ArrayForEach(it, set) {
-        if (n == 32) break;
-        if (cJSON_IsNumber(it)) snprintf(vals[n], sizeof vals[n], "%lld", (long long)it->valuedouble);
-        else snprintf(vals[n], sizeof vals[n], "%s", cJSON_GetStringValue(it) ? cJSON_GetStringValue(it) : "");
-        sets[n] = (ConfigSet){it->string, vals[n]};
-        n++;
-    }
+    int n = tst_sets(set, sets, vals, 32);
     int rc = -1;
     char err[1024];
     void *bc = NULL;
@@ -69,23 +49,10 @@ done:
     return rc;
 }
 
-static float *read_all(const char *path, const char *name, int64_t *numel) {
-    char err[1024];
-    StFile *f = NULL;
-    if (st_open(path, &f, err, sizeof err)) { fprintf(stderr, "  %s\n", err); return NULL; }
-    int64_t k = st_find(f, name);
-    if (k < 0) { st_close(f); return NULL; }
-    *numel = st_numel(&f->t[k]);
-    float *b = malloc((size_t)*numel * sizeof(float) + 4);
-    st_read_f32(f, k, b, err, sizeof err);
-    st_close(f);
-    return b;
-}
-
 static int check_dir(const char *dir, int *checked) {
     char path[1024], mod[256];
     snprintf(path, sizeof path, "%s/config.json", dir);
-    char *txt = slurp(path);
+    char *txt = tst_slurp(path);
     if (!txt) return 0;
     cJSON *cfg = cJSON_Parse(txt);
     free(txt);
@@ -110,7 +77,7 @@ static int check_dir(const char *dir, int *checked) {
         goto done;
     }
     int64_t nin = 0;
-    float *input = read_all(ipath, "image", &nin);
+    float *input = tst_read_tensor(ipath, "image", &nin);
     int n = (int)(nin / vit_model_input_numel(m));
     int no = vit_model_noutputs(m);
     float *outs[2][8] = {{0}};
@@ -124,7 +91,7 @@ static int check_dir(const char *dir, int *checked) {
     for (int k = 0; k < no && !bad; k++) {
         int64_t ne = 0;
         const char *name = vit_model_output_name(m, k);
-        float *exp_ = read_all(epath, name, &ne);
+        float *exp_ = tst_read_tensor(epath, name, &ne);
         int64_t on = vit_model_output_numel(m, k) * n;
         if (!exp_ || ne != on) { fprintf(stderr, "  %s: reference has no '%s' of %lld values\n", dir, name, (long long)on); bad = 1; free(exp_); break; }
         double rj = check_max_rel(outs[0][k], exp_, on), ri = check_max_rel(outs[1][k], exp_, on);
@@ -147,7 +114,7 @@ static int check_dir(const char *dir, int *checked) {
         if (!bad && vit_model_run(ctx, m, VIT_ENGINE_JIT, x, 1, 1, o1)) bad = 1;
         for (int k = 0; k < no && !bad; k++) {
             int64_t ne = 0;
-            float *exp_ = read_all(jpath, vit_model_output_name(m, k), &ne);
+            float *exp_ = tst_read_tensor(jpath, vit_model_output_name(m, k), &ne);
             if (!exp_ || ne != vit_model_output_numel(m, k)) { bad = 1; free(exp_); break; }
             double r = check_max_rel(o1[k], exp_, ne);
             printf("# %-40s %-7s from %s: %.2e\n", dir + 13, vit_model_output_name(m, k), image, r);

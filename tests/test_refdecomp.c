@@ -13,92 +13,21 @@
 #include <string.h>
 
 #include "check.h"
+#include "support.h"
 #include "pipeline.h"
 #include "st.h"
 #include "vit.h"
 #include "vitc.h"
 
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    if (fread(b, 1, (size_t)n, f) != (size_t)n) { free(b); fclose(f); return NULL; }
-    b[n] = 0;
-    fclose(f);
-    return b;
-}
-
-/* Elaborate spec (with overrides), decompose, finish; a model ready to bind. */
-static vit_model *build(vit_ctx *ctx, const char *spec, cJSON *set, const ContribOpts *o, char *err, size_t errlen) {
-    Ctx c;
-    ctx_init(&c);
-    static const char *dirs[] = {"stdlib"};
-    c.search = dirs;
-    c.nsearch = 1;
-    FILE *devnull = fopen("/dev/null", "w");
-    c.diag_out = devnull;
-    ConfigSet sets[32];
-    char vals[32][64];
-    int n = 0;
-    cJSON *it;
-    cJSON_ArrayForEach(it, set) {
-        if (n == 32) break;
-        snprintf(vals[n], sizeof vals[n], "%lld", (long long)it->valuedouble);
-        sets[n] = (ConfigSet){it->string, vals[n]};
-        n++;
-    }
-    vit_model *m = NULL;
-    void *bc = NULL;
-    size_t bclen = 0;
-    IrGraph *g = elab_model(&c, spec, sets, n), *lg = NULL;
-    if (!g) { snprintf(err, errlen, "elaboration failed"); goto done; }
-    if (pipeline_decompose(g, o, err, errlen)) goto done;
-    lg = pipeline_finish(g, &bc, &bclen, err, errlen);
-    if (!lg) goto done;
-    if (vit_model_from_graph(ctx, lg, bc, bclen, &m)) { snprintf(err, errlen, "%s", vit_last_error(ctx)); m = NULL; }
-    lg = NULL;
-    bc = NULL;
-done:
-    free(bc);
-    ir_graph_free(lg);
-    ir_graph_free(g);
-    ctx_free(&c);
-    fclose(devnull);
-    return m;
-}
-
-static float *read_tensor(const char *path, const char *name, int64_t *numel) {
-    char err[1024];
-    StFile *f = NULL;
-    if (st_open(path, &f, err, sizeof err)) return NULL;
-    int64_t k = st_find(f, name);
-    if (k < 0) { st_close(f); return NULL; }
-    *numel = st_numel(&f->t[k]);
-    float *b = malloc((size_t)*numel * sizeof(float) + 4);
-    st_read_f32(f, k, b, err, sizeof err);
-    st_close(f);
-    return b;
-}
-
-static int out_index(vit_model *m, const char *name) {
-    for (int k = 0; k < vit_model_noutputs(m); k++)
-        if (!strcmp(vit_model_output_name(m, k), name)) return k;
-    return -1;
-}
-
-
 static int check_case(const char *arch, const char *mode) {
     char path[800];
     snprintf(path, sizeof path, "tests/golden_decomp/%s/%s/meta.json", arch, mode);
-    char *txt = slurp(path);
+    char *txt = tst_slurp(path);
     if (!txt) FAIL_AT("cannot read %s", path);
     cJSON *meta = cJSON_Parse(txt);
     free(txt);
     snprintf(path, sizeof path, "tests/golden/%s/config.json", arch);
-    txt = slurp(path);
+    txt = tst_slurp(path);
     cJSON *cfg = cJSON_Parse(txt);
     free(txt);
     cJSON *md = cJSON_GetObjectItem(meta, "mode");
@@ -115,15 +44,15 @@ static int check_case(const char *arch, const char *mode) {
     snprintf(ipath, sizeof ipath, "tests/golden/%s/input.safetensors", arch);
     snprintf(cpath, sizeof cpath, "tests/golden_decomp/%s/%s/contrib.safetensors", arch, mode);
     vit_ctx *ctx = vit_ctx_new();
-    vit_model *m = build(ctx, spec, cJSON_GetObjectItem(cfg, "set"), &o, err, sizeof err);
+    vit_model *m = tst_build(ctx, spec, cJSON_GetObjectItem(cfg, "set"), &o, err, sizeof err);
     int bad = 0;
     if (!m) { fprintf(stderr, "  %s/%s: %s\n", arch, mode, err); bad = 1; goto done; }
     vit_bind_opts bo = {0, 0};
     if (vit_model_bind(ctx, m, wpath, &bo)) { fprintf(stderr, "  %s\n", vit_last_error(ctx)); bad = 1; goto done; }
     int64_t nin = 0, nref = 0, nz = 0;
-    float *input = read_tensor(ipath, "image", &nin);
-    float *ref = read_tensor(cpath, "contrib", &nref), *z = read_tensor(cpath, "z", &nz);
-    int no = vit_model_noutputs(m), kc = out_index(m, "contrib.repr");
+    float *input = tst_read_tensor(ipath, "image", &nin);
+    float *ref = tst_read_tensor(cpath, "contrib", &nref), *z = tst_read_tensor(cpath, "z", &nz);
+    int no = vit_model_noutputs(m), kc = tst_out_index(m, "contrib.repr");
     float *outs[8] = {0};
     for (int k = 0; k < no; k++) outs[k] = malloc((size_t)vit_model_output_numel(m, k) * sizeof(float));
     if (vit_model_run(ctx, m, VIT_ENGINE_JIT, input, 1, 1, outs)) { fprintf(stderr, "  %s\n", vit_last_error(ctx)); bad = 1; }

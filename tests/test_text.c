@@ -18,36 +18,11 @@
 
 #include "bpe.h"
 #include "check.h"
+#include "support.h"
 #include "pipeline.h"
 #include "st.h"
 #include "vit.h"
 #include "vitc.h"
-
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    if (fread(b, 1, (size_t)n, f) != (size_t)n) { free(b); fclose(f); return NULL; }
-    b[n] = 0;
-    fclose(f);
-    return b;
-}
-
-static float *read_all(const char *path, const char *name, int64_t *numel) {
-    char err[1024];
-    StFile *f = NULL;
-    if (st_open(path, &f, err, sizeof err)) { fprintf(stderr, "  %s\n", err); return NULL; }
-    int64_t k = st_find(f, name);
-    if (k < 0) { st_close(f); return NULL; }
-    *numel = st_numel(&f->t[k]);
-    float *b = malloc((size_t)*numel * sizeof(float) + 4);
-    if (st_read_f32(f, k, b, err, sizeof err)) { fprintf(stderr, "  %s\n", err); free(b); b = NULL; }
-    st_close(f);
-    return b;
-}
 
 /* Elaborate spec with the golden's overrides, check the mask folded, and
  * build a runnable model; NULL after printing why. */
@@ -59,15 +34,7 @@ static vit_model *build(vit_ctx *ctx, const char *spec, cJSON *set) {
     c.nsearch = 1;
     ConfigSet sets[32];
     char vals[32][64];
-    int n = 0;
-    cJSON *it;
-    cJSON_ArrayForEach(it, set) {
-        if (n == 32) break;
-        if (cJSON_IsNumber(it)) snprintf(vals[n], sizeof vals[n], "%lld", (long long)it->valuedouble);
-        else snprintf(vals[n], sizeof vals[n], "%s", cJSON_GetStringValue(it) ? cJSON_GetStringValue(it) : "");
-        sets[n] = (ConfigSet){it->string, vals[n]};
-        n++;
-    }
+    int n = tst_sets(set, sets, vals, 32);
     vit_model *m = NULL;
     char err[1024];
     void *bc = NULL;
@@ -91,7 +58,7 @@ done:
 static int check_dir(const char *dir, int *checked) {
     char path[1024];
     snprintf(path, sizeof path, "%s/config.json", dir);
-    char *txt = slurp(path);
+    char *txt = tst_slurp(path);
     if (!txt) return 0;
     cJSON *cfg = cJSON_Parse(txt);
     free(txt);
@@ -114,7 +81,7 @@ static int check_dir(const char *dir, int *checked) {
         goto done;
     }
     int64_t nin = 0, ne = 0;
-    input = read_all(ipath, "image", &nin);
+    input = tst_read_tensor(ipath, "image", &nin);
     if (!input || nin % vit_model_input_numel(m)) { fprintf(stderr, "  %s: bad input ids\n", dir); goto done; }
     int n = (int)(nin / vit_model_input_numel(m));
     int64_t on = vit_model_output_numel(m, 0) * n;
@@ -125,7 +92,7 @@ static int check_dir(const char *dir, int *checked) {
             goto done;
         }
     }
-    exp_ = read_all(epath, "embedding", &ne);
+    exp_ = tst_read_tensor(epath, "embedding", &ne);
     if (!exp_ || ne != on) { fprintf(stderr, "  %s: reference has no 'embedding' of %lld values\n", dir, (long long)on); goto done; }
     double rj = check_max_rel(outs[0], exp_, on), ri = check_max_rel(outs[1], exp_, on), rji = check_max_rel(outs[0], outs[1], on);
     printf("# %-34s %d sequences  jit %.2e  interp %.2e  jit-vs-interp %.2e\n", dir + 18, n, rj, ri, rji);
@@ -170,7 +137,7 @@ TEST(every_text_tower_matches_openclip) {
 static vit_model *vocab_model(vit_ctx *ctx, const char *dir, cJSON **cfg) {
     char path[512];
     snprintf(path, sizeof path, "%s/config.json", dir);
-    char *txt = slurp(path);
+    char *txt = tst_slurp(path);
     *cfg = txt ? cJSON_Parse(txt) : NULL;
     free(txt);
     if (!*cfg) { fprintf(stderr, "  %s: unreadable\n", path); return NULL; }
@@ -210,9 +177,9 @@ TEST(embed_texts_match_openclip_tokenizer_and_template_average) {
         if (vit_embed_texts(ctx, m, tok, texts, nt, tpls, np, &o, avg[e])) FAIL_AT("%s", vit_last_error(ctx));
     }
     if (vit_embed_texts(ctx, m, tok, texts, nt, NULL, 0, NULL, plain)) FAIL_AT("%s", vit_last_error(ctx));
-    float *ref_plain = read_all(VGOLD "/expected.safetensors", "text_embeddings", &ne);
+    float *ref_plain = tst_read_tensor(VGOLD "/expected.safetensors", "text_embeddings", &ne);
     ASSERT(ref_plain && ne == nt * dim);
-    float *ref_avg = read_all(VGOLD "/expected.safetensors", "template_embeddings", &ne);
+    float *ref_avg = tst_read_tensor(VGOLD "/expected.safetensors", "template_embeddings", &ne);
     ASSERT(ref_avg && ne == nt * dim);
     double rp = check_max_rel(plain, ref_plain, (long)(nt * dim)), ra = check_max_rel(avg[0], ref_avg, (long)(nt * dim));
     double rji = check_max_rel(avg[0], avg[1], (long)(nt * dim)), rproc = 0;
