@@ -556,9 +556,11 @@ def write_markdown(res, path, results_rel):
         L.append("|---|---|" + "---|" * len(peers))
         for w in res["workloads"]:
             cells = []
+            o = (w["tools"].get("ours") or {}).get("summary") or {}
             for n in peers:
                 s = (w["tools"].get(n) or {}).get("summary") or {}
-                cells.append(f"{s['ratio_vs_ours']:.2f}" if "ratio_vs_ours" in s else "—")
+                busy = " (busy)" if s.get("n_noisy_kept") or o.get("n_noisy_kept") else ""
+                cells.append(f"{s['ratio_vs_ours']:.2f}{busy}" if "ratio_vs_ours" in s else "—")
             L.append(f"| {w['batch']} | {w['threads']} | " + " | ".join(cells) + " |")
         L.append("")
     L.append("## GFLOP/s and peak RSS")
@@ -575,10 +577,13 @@ def write_markdown(res, path, results_rel):
     L.append("")
     noisy = [(w["batch"], w["threads"], n) for w in res["workloads"] for n, t in w["tools"].items()
              if t["summary"] and t["summary"].get("n_noisy_kept")]
+    ncells = sum(1 for w in res["workloads"] for t in w["tools"].values() if t["summary"])
     if noisy:
+        which = ("every cell" if len(noisy) == ncells else
+                 ", ".join(f"batch {b} × {t} thr {label[n]}" for b, t, n in noisy))
         L.append("(busy): no run of that cell was quiet within the retries; its numbers were "
                  "taken while other processes held the machine and are not comparable: "
-                 + ", ".join(f"batch {b} × {t} thr {n}" for b, t, n in noisy) + ".")
+                 + which + ".")
         L.append("")
     with open(path, "w") as f:
         f.write("\n".join(L) + "\n")
