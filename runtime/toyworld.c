@@ -27,8 +27,9 @@ const unsigned char toy_colour_rgb[TOY_NCOLOURS][3] = {
     {40, 80, 230}, {140, 50, 200}, {245, 245, 245}, {25, 25, 25},
 };
 enum { TOY_CIRCLE, TOY_SQUARE, TOY_TRIANGLE, TOY_DIAMOND, TOY_STAR, TOY_CROSS };
-/* the spurious splits' two classes: A = circle, triangle, cross; B = square, diamond, star */
-static const int toy_class_shapes[2][3] = {{TOY_CIRCLE, TOY_TRIANGLE, TOY_CROSS}, {TOY_SQUARE, TOY_DIAMOND, TOY_STAR}};
+/* the spurious splits' two classes, by colour (neighbouring hues apart):
+ * A = red, yellow, blue, white; B = orange, green, purple, black */
+static const int toy_class_colours[2][4] = {{0, 2, 4, 6}, {1, 3, 5, 7}};
 
 /* ------------------------------------------------------------------ PRNG */
 
@@ -103,11 +104,12 @@ void toy_scene(const ToyOpts *o, int index, ToyScene *s) {
             s->klass = (index % 4) >> 1;
             s->domain = index % 2;
         }
-        s->shape = toy_class_shapes[s->klass][toy_below(&r, 3)];
+        s->colour = toy_class_colours[s->klass][toy_below(&r, 4)];
+        s->shape = toy_below(&r, TOY_NSHAPES);
         int land = toy_below(&r, 2) ? TOY_SAND : TOY_GRASS;
         s->background = s->domain ? TOY_WATER : land;
     }
-    s->colour = toy_below(&r, TOY_NCOLOURS);
+    if (o->split == TOY_SPLIT_UNIFORM) s->colour = toy_below(&r, TOY_NCOLOURS);
     s->pattern = toy_below(&r, TOY_NPATTERNS);
     int rmin = size / 8, rmax = size / 4 + size / 16, margin = size / 16;
     s->r = rmin + toy_below(&r, rmax - rmin + 1);
@@ -452,7 +454,7 @@ static int toy_write_info(const ToyOpts *o, const char *path, char *err, size_t 
         k += (size_t)snprintf(buf + k, sizeof buf - k, "],\n");
     }
     k += (size_t)snprintf(buf + k, sizeof buf - k,
-                          "  \"classes\": {\"A\": [\"circle\", \"triangle\", \"cross\"], \"B\": [\"square\", \"diamond\", \"star\"]},\n"
+                          "  \"classes\": {\"A\": [\"red\", \"yellow\", \"blue\", \"white\"], \"B\": [\"orange\", \"green\", \"purple\", \"black\"]},\n"
                           "  \"domains\": {\"land\": [\"grass\", \"sand\"], \"water\": [\"water\"]},\n"
                           "  \"coordinates\": \"x, y: the object's centre (a pixel corner); r: its radius; bbox: [x0, y0, x1, y1) of the mask\"\n}\n");
     return toy_write_bytes(path, buf, k, err, errlen);

@@ -10,10 +10,11 @@
  * set of pixels the object was drawn on (before any JPEG compression).
  *
  * Splits.  TOY_SPLIT_UNIFORM draws every attribute independently and
- * uniformly.  TOY_SPLIT_SPURIOUS adds a two-class object label: class A
- * (shapes circle, triangle, cross) and class B (square, diamond, star), and
- * a background domain, land (grass or sand) or water; the domain agrees with
- * the class (A on land, B on water) with probability spurious_ppm / 10^6.
+ * uniformly.  TOY_SPLIT_SPURIOUS adds a two-class object label, by colour
+ * with neighbouring hues apart: class A (red, yellow, blue, white) and class
+ * B (orange, green, purple, black), and a background domain, land (grass or
+ * sand) or water; the domain agrees with the class (A on land, B on water)
+ * with probability spurious_ppm / 10^6.
  * TOY_SPLIT_BALANCED cycles the four (class, domain) groups, index % 4 =
  * 2 * class + domain, so every group has the same size.  Sky is not used in
  * those two splits. */
