@@ -1,0 +1,382 @@
+"""A tiny CLIP trained contrastively on the toy world's captions, evaluated
+zero-shot per attribute through vitc / vitrun.
+
+    python3 tests/reference/toy_clip.py [--work DIR] [--epochs E] [--train N] [--test N]
+
+1. `vitrun toyworld generate` makes a training and a test split (uniform
+   attributes, 64 px PNGs) with captions like "a red striped triangle on grass".
+2. A vocabulary in CLIP's BPE merges format is learned from the captions'
+   words (byte-pair merges until every word is one token) and written to
+   examples/toy/clip_toy_vocab.txt; OpenCLIP's SimpleTokenizer and vitrun's
+   tokenizer both read it.
+3. OpenCLIP's CLIP (QuickGELU; image tower: 64 px, patch 8, width 96, depth 4,
+   3 heads; text tower: context 16, width 64, depth 2, 4 heads; embedding 64)
+   is trained from scratch with the symmetric contrastive loss (captions that
+   are equal count as positives of each other), AdamW, fixed seeds, 2 threads.
+   Images go through the spec's eval transform (OpenCLIP's: resize and centre
+   crop to 64 -- the identity on 64 px images -- and OpenAI mean / std).
+4. Zero-shot accuracy per attribute (shape, colour, pattern, background) on the
+   test split, measured through vitrun: `vitrun run` on the test PNGs for the
+   image embeddings (archs/openclip_vit_b_16.vit with --set overrides) and
+   `vitrun embed-text --templates` (archs/openclip_vit_b_16_text.vit) for one
+   classifier row per attribute value: every caption with that value, the
+   other attributes running over all their values, averaged (CLIP's prompt
+   ensembling).  The same numbers are computed in PyTorch and must agree;
+   vitrun's embeddings must match PyTorch's to 1e-4.
+5. examples/toy/clip_toy.safetensors (the whole CLIP state dict under
+   OpenCLIP's names) and examples/toy/clip_toy.json (overrides, commands,
+   metrics).
+
+Needs torch (1.13 or newer), numpy, Pillow, timm and open_clip (its src
+directory) on PYTHONPATH; vitc and vitrun from build/ (or $VITC / $VITRUN).
+"""
+
+import argparse
+import gzip
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, OrderedDict
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import refcommon  # noqa: E402
+
+REPO = refcommon.REPO_ROOT
+IMG_SPEC = 'archs/openclip_vit_b_16.vit'
+TXT_SPEC = 'archs/openclip_vit_b_16_text.vit'
+CTX = 16
+TRAIN_SEED, TEST_SEED = 11, 12
+SHAPES = ['circle', 'square', 'triangle', 'diamond', 'star', 'cross']
+COLOURS = ['red', 'orange', 'yellow', 'green', 'blue', 'purple', 'white', 'black']
+PATTERNS = ['plain', 'striped', 'dotted', 'checkered']
+BACKGROUNDS = ['sky', 'grass', 'water', 'sand']
+PLACES = ['in the sky', 'on grass', 'on water', 'on sand']
+
+
+def tool(name):
+    return os.environ.get(name.upper(), os.path.join(REPO, 'build', name))
+
+
+def run(cmd):
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if r.returncode:
+        sys.exit('failed (%d): %s\n%s' % (r.returncode, ' '.join(cmd), r.stdout))
+    return r.stdout
+
+
+def art(colour):
+    return 'an' if colour[0] in 'aeiou' else 'a'
+
+
+def caption(shape, colour, pattern, background):
+    """the generator's caption (runtime/toyworld.c)"""
+    return '%s %s %s %s %s' % (art(colour), colour, pattern, shape, PLACES[BACKGROUNDS.index(background)])
+
+
+# ---------------------------------------------------------------------------- vocabulary
+
+def learn_bpe(words):
+    """Byte-pair merges (CLIP's format: the last symbol of a word carries '</w>') until
+    every word is one symbol; the most frequent pair first, ties by the pair's text."""
+    seqs = {w: tuple(w[:-1]) + (w[-1] + '</w>',) for w in words}
+    merges = []
+    while True:
+        counts = Counter()
+        for sq in seqs.values():
+            for p in zip(sq, sq[1:]):
+                counts[p] += 1
+        if not counts:
+            return merges
+        best = min(counts, key=lambda p: (-counts[p], p))
+        merges.append(best)
+        for w, sq in seqs.items():
+            out, i = [], 0
+            while i < len(sq):
+                if i + 1 < len(sq) and (sq[i], sq[i + 1]) == best:
+                    out.append(sq[i] + sq[i + 1])
+                    i += 2
+                else:
+                    out.append(sq[i])
+                    i += 1
+            seqs[w] = tuple(out)
+
+
+def caption_words():
+    words = set()
+    for s, c, p, b in itertools.product(SHAPES, COLOURS, PATTERNS, BACKGROUNDS):
+        words.update(caption(s, c, p, b).split())
+    return sorted(words)
+
+
+# ---------------------------------------------------------------------------- data
+
+def load_split(d, transform):
+    from PIL import Image
+    recs = [json.loads(line) for line in open(os.path.join(d, 'labels.jsonl'))]
+    xs = []
+    for r in recs:
+        with Image.open(os.path.join(d, r['image'])) as im:
+            xs.append(transform(im.convert('RGB')))
+    return recs, torch.stack(xs)
+
+
+def attribute_tables():
+    """per attribute: class phrases and templates ({} = the phrase) covering the other attributes"""
+    t = OrderedDict()
+    t['shape'] = (SHAPES, ['%s %s %s {} %s' % (art(c), c, p, pl) for c in COLOURS for p in PATTERNS for pl in PLACES])
+    t['colour'] = (['%s %s' % (art(c), c) for c in COLOURS],
+                   ['{} %s %s %s' % (p, s, pl) for p in PATTERNS for s in SHAPES for pl in PLACES])
+    t['pattern'] = (PATTERNS, ['%s %s {} %s %s' % (art(c), c, s, pl) for c in COLOURS for s in SHAPES for pl in PLACES])
+    t['background'] = (PLACES, ['%s %s %s %s {}' % (art(c), c, p, s) for c in COLOURS for p in PATTERNS for s in SHAPES])
+    return t
+
+
+TRUTH = OrderedDict([('shape', ('shape', SHAPES)), ('colour', ('colour', COLOURS)), ('pattern', ('pattern', PATTERNS)),
+                     ('background', ('background', BACKGROUNDS))])
+
+
+@torch.no_grad()
+def torch_classifiers(model, tok, tables):
+    out = OrderedDict()
+    for name, (phrases, templates) in tables.items():
+        rows = []
+        for ph in phrases:
+            e = F.normalize(model.encode_text(tok([t.replace('{}', ph) for t in templates])), dim=-1).mean(0)
+            rows.append(e / e.norm())
+        out[name] = torch.stack(rows)
+    return out
+
+
+def zero_shot(img_emb, classifiers, recs):
+    img_emb = F.normalize(torch.as_tensor(img_emb, dtype=torch.float64), dim=-1)
+    acc = OrderedDict()
+    for name, w in classifiers.items():
+        key, values = TRUTH[name]
+        y = torch.tensor([values.index(r[key]) for r in recs])
+        pred = (img_emb @ torch.as_tensor(w, dtype=torch.float64).T).argmax(1)
+        acc[name] = round(100.0 * float((pred == y).double().mean()), 2)
+    return acc
+
+
+def max_rel(a, b):
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--work', help='keep the data sets and modules here (default: a temporary directory)')
+    ap.add_argument('--train', type=int, default=8000)
+    ap.add_argument('--test', type=int, default=1000)
+    ap.add_argument('--epochs', type=int, default=10)
+    ap.add_argument('--batch', type=int, default=64)
+    ap.add_argument('--lr', type=float, default=1e-3)
+    ap.add_argument('--out', default=os.path.join(REPO, 'examples', 'toy'))
+    a = ap.parse_args()
+    t_start = time.time()
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    np.random.seed(0)
+    refcommon.import_timm()
+    oc = refcommon.import_open_clip()
+    from open_clip.tokenizer import SimpleTokenizer
+    work = a.work or tempfile.mkdtemp(prefix='toy_clip_')
+    os.makedirs(work, exist_ok=True)
+    os.makedirs(a.out, exist_ok=True)
+    vitrun, vitc = tool('vitrun'), tool('vitc')
+    try:
+        # 1. data
+        gens = OrderedDict()
+        gens['train'] = ['toyworld', 'generate', '--seed', str(TRAIN_SEED), '--count', str(a.train), '--size', '64']
+        gens['test'] = ['toyworld', 'generate', '--seed', str(TEST_SEED), '--count', str(a.test), '--size', '64']
+        for name, g in gens.items():
+            d = os.path.join(work, name)
+            if os.path.isdir(d):
+                shutil.rmtree(d)
+            run([vitrun] + g + ['-o', d])
+
+        # 2. vocabulary
+        words = caption_words()
+        merges = learn_bpe(words)
+        # no newline after the last merge: OpenCLIP would read an empty line as one more (empty) merge
+        vocab_txt = '#version: 0.2\n' + '\n'.join('%s %s' % m for m in merges)
+        assert len(set(x + y for x, y in merges)) == len(merges), 'two merges make the same token'
+        vpath = os.path.join(a.out, 'clip_toy_vocab.txt')
+        with open(vpath, 'w') as f:
+            f.write(vocab_txt)
+        vgz = os.path.join(work, 'clip_toy_vocab.txt.gz')
+        with open(vgz, 'wb') as f:
+            f.write(gzip.compress(vocab_txt.encode(), mtime=0))
+        tok = SimpleTokenizer(bpe_path=vgz, context_length=CTX)
+        nvocab = len(tok.encoder)
+        assert nvocab == 512 + len(merges) + 2, nvocab
+        for w in words:
+            assert len(tok.encode(w)) == 1, (w, tok.encode(w))
+
+        # 3. model and training
+        values_img = OrderedDict([('size', 64), ('patch', 8), ('dim', 96), ('depth', 4), ('heads', 3), ('mlp', 384),
+                                  ('pos_grid', 8), ('proj', 64)])
+        values_txt = OrderedDict([('ctx', CTX), ('vocab', nvocab), ('width', 64), ('depth', 2), ('heads', 4),
+                                  ('mlp', 256), ('embed', 64)])
+        vision_cfg = dict(image_size=64, patch_size=8, width=96, layers=4, head_width=32, mlp_ratio=4.0)
+        text_cfg = dict(context_length=CTX, vocab_size=nvocab, width=64, heads=4, layers=2, mlp_ratio=4.0)
+        torch.manual_seed(0)
+        model = oc.model.CLIP(embed_dim=64, vision_cfg=vision_cfg, text_cfg=text_cfg, quick_gelu=True)
+        mean, std = oc.OPENAI_DATASET_MEAN, oc.OPENAI_DATASET_STD
+        transform = oc.image_transform(64, is_train=False, mean=mean, std=std)
+        recs_tr, xtr = load_split(os.path.join(work, 'train'), transform)
+        recs_te, xte = load_split(os.path.join(work, 'test'), transform)
+        caps_tr = [r['caption'] for r in recs_tr]
+        ids_tr = tok(caps_tr)
+        cap_index = {c: i for i, c in enumerate(sorted(set(caps_tr)))}
+        cid = torch.tensor([cap_index[c] for c in caps_tr])
+        tables = attribute_tables()
+        t_data = time.time() - t_start
+        print('data: %d train (%d distinct captions), %d test; vocabulary %d tokens (%d merges); %.0f s' % (
+            len(recs_tr), len(cap_index), len(recs_te), nvocab, len(merges), t_data), flush=True)
+
+        opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=0.1)
+        steps = a.epochs * (len(recs_tr) // a.batch)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=steps, pct_start=0.1)
+        gen = torch.Generator().manual_seed(0)
+        t0 = time.time()
+        for ep in range(a.epochs):
+            model.train()
+            perm = torch.randperm(len(recs_tr), generator=gen)
+            tot, n = 0.0, 0
+            for i in range(0, len(perm) - a.batch + 1, a.batch):
+                idx = perm[i:i + a.batch]
+                fi = F.normalize(model.encode_image(xtr[idx]), dim=-1)
+                ft = F.normalize(model.encode_text(ids_tr[idx]), dim=-1)
+                logits = model.logit_scale.exp() * fi @ ft.T
+                same = (cid[idx][:, None] == cid[idx][None, :]).float()
+                target = same / same.sum(1, keepdim=True)
+                loss = 0.5 * (-(target * logits.log_softmax(1)).sum(1).mean() - (target * logits.T.log_softmax(1)).sum(1).mean())
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                sched.step()
+                with torch.no_grad():
+                    model.logit_scale.clamp_(0, 4.6052)
+                tot += float(loss) * len(idx)
+                n += len(idx)
+            model.eval()
+            with torch.no_grad():
+                emb = torch.cat([model.encode_image(xte[i:i + 250]) for i in range(0, len(xte), 250)])
+            acc = zero_shot(emb, torch_classifiers(model, tok, tables), recs_te)
+            print('epoch %d: loss %.4f, zero-shot %s, %.0f s' % (ep + 1, tot / n, dict(acc), time.time() - t0), flush=True)
+        t_train = time.time() - t0
+        model.eval()
+
+        # 4. weights; vitrun against PyTorch
+        wpath = os.path.join(a.out, 'clip_toy.safetensors')
+        sd = model.state_dict()
+        refcommon.save_safetensors(wpath, OrderedDict((k, sd[k]) for k in sd),
+                                   metadata={'format': 'pt', 'model': 'open_clip CLIP (quick_gelu), small configuration'})
+        sets_img, sets_txt = [], []
+        for k, v in values_img.items():
+            sets_img += ['--set', '%s=%d' % (k, v)]
+        for k, v in values_txt.items():
+            sets_txt += ['--set', '%s=%d' % (k, v)]
+        mimg, mtxt = os.path.join(work, 'clip_image.vitm'), os.path.join(work, 'clip_text.vitm')
+        run([vitc, 'compile', os.path.join(REPO, IMG_SPEC), '-o', mimg] + sets_img)
+        run([vitc, 'compile', os.path.join(REPO, TXT_SPEC), '-o', mtxt] + sets_txt)
+
+        m64 = model.double()
+        with torch.no_grad():
+            emb64 = torch.cat([m64.encode_image(xte[i:i + 250].double()) for i in range(0, len(xte), 250)]).numpy()
+        pngs = [os.path.join(work, 'test', r['image']) for r in recs_te]
+        out_img = os.path.join(work, 'test_image_emb.safetensors')
+        run([vitrun, 'run', mimg, '--weights', wpath] + pngs + ['-o', out_img])
+        vimg = refcommon.load_safetensors(out_img)['logits']
+        err_img = max_rel(vimg, emb64)
+        tfile = os.path.join(work, 'check_texts.txt')
+        check_texts = [r['caption'] for r in recs_te[:16]]
+        with open(tfile, 'w') as f:
+            f.write('\n'.join(check_texts) + '\n')
+        out_t = os.path.join(work, 'check_texts.safetensors')
+        run([vitrun, 'embed-text', mtxt, '--weights', wpath, '--vocab', vpath, '--file', tfile, '-o', out_t])
+        with torch.no_grad():
+            ref_t = F.normalize(m64.encode_text(tok(check_texts)), dim=-1).numpy()
+        err_txt = max_rel(refcommon.load_safetensors(out_t)['embeddings'], ref_t)
+
+        # 5. zero-shot through vitrun
+        classifiers_v = OrderedDict()
+        cmds = OrderedDict()
+        for name, (phrases, templates) in tables.items():
+            pf, tf = os.path.join(work, name + '_classes.txt'), os.path.join(work, name + '_templates.txt')
+            with open(pf, 'w') as f:
+                f.write('\n'.join(phrases) + '\n')
+            with open(tf, 'w') as f:
+                f.write('\n'.join(templates) + '\n')
+            out_c = os.path.join(work, name + '_classifier.safetensors')
+            run([vitrun, 'embed-text', mtxt, '--weights', wpath, '--vocab', vpath, '--file', pf, '--templates', tf,
+                 '-o', out_c])
+            classifiers_v[name] = refcommon.load_safetensors(out_c)['embeddings']
+            cmds[name] = '%d classes x %d templates' % (len(phrases), len(templates))
+        acc_v = zero_shot(vimg, classifiers_v, recs_te)
+        with torch.no_grad():
+            cls64 = torch_classifiers(m64, tok, tables)
+        acc_t = zero_shot(emb64, cls64, recs_te)
+        err_cls = max(max_rel(classifiers_v[k], cls64[k].numpy()) for k in tables)
+        model.float()
+        total = time.time() - t_start
+        print('vitrun vs PyTorch (float64): image embeddings of %d test PNGs %.2e, caption embeddings %.2e, '
+              'zero-shot classifier rows %.2e' % (len(pngs), err_img, err_txt, err_cls))
+        print('zero-shot accuracy (test, %d images) through vitrun: %s; PyTorch: %s' % (len(recs_te), dict(acc_v), dict(acc_t)))
+        print('time: data %.0f s, training %.0f s, total %.0f s' % (t_data, t_train, total))
+
+        info = OrderedDict()
+        info['model'] = 'open_clip CLIP (quick_gelu), small configuration, trained from scratch on the toy captions'
+        info['image'] = OrderedDict([('spec', IMG_SPEC), ('set', values_img),
+                                     ('vitc', 'vitc compile %s -o clip_image.vitm %s' % (IMG_SPEC, ' '.join(sets_img)))])
+        info['text'] = OrderedDict([('spec', TXT_SPEC), ('set', values_txt),
+                                    ('vitc', 'vitc compile %s -o clip_text.vitm %s' % (TXT_SPEC, ' '.join(sets_txt)))])
+        info['vocab'] = OrderedDict([('file', 'examples/toy/clip_toy_vocab.txt'), ('tokens', nvocab), ('merges', len(merges)),
+                                     ('words', words)])
+        info['preprocess'] = 'the spec\'s own (OpenCLIP eval): resize and centre crop 64 (identity here), OpenAI mean / std'
+        info['data'] = OrderedDict((k, 'vitrun ' + ' '.join(g) + ' -o ' + k) for k, g in gens.items())
+        info['zero_shot'] = OrderedDict([
+            ('procedure', 'one row per attribute value: the captions with that value, every value of the other '
+                          'attributes, embedded (vitrun embed-text --file CLASSES --templates TEMPLATES), '
+                          'L2-normalised, averaged, L2-normalised; prediction = argmax of the cosine with the '
+                          'image embedding (vitrun run on the test PNGs, output logits)'),
+            ('classifiers', cmds),
+            ('accuracy_vitrun', acc_v), ('accuracy_pytorch', acc_t),
+            ('chance', OrderedDict([('shape', round(100 / 6, 2)), ('colour', 12.5), ('pattern', 25.0),
+                                    ('background', 25.0)])),
+        ])
+        info['training'] = OrderedDict([
+            ('command', 'python3 tests/reference/toy_clip.py'),
+            ('loss', 'symmetric contrastive (InfoNCE), equal captions in a batch are positives of each other'),
+            ('optimizer', 'AdamW, weight decay 0.1, one-cycle lr, max %g' % a.lr),
+            ('epochs', a.epochs), ('batch', a.batch), ('seed', 0), ('threads', 2),
+            ('torch', torch.__version__), ('open_clip', oc.__version__),
+            ('seconds', OrderedDict([('data', round(t_data)), ('training', round(t_train)), ('total', round(total))])),
+        ])
+        info['check'] = OrderedDict([
+            ('image_embeddings_max_rel_err', float('%.3g' % err_img)),
+            ('caption_embeddings_max_rel_err', float('%.3g' % err_txt)),
+            ('classifier_rows_max_rel_err', float('%.3g' % err_cls)),
+            ('reference', 'open_clip in float64 on the same weights; max |a - b| / max |b|'),
+            ('tolerance', 1e-4),
+        ])
+        refcommon.write_json(os.path.join(a.out, 'clip_toy.json'), info)
+        if max(err_img, err_txt, err_cls) > 1e-4:
+            sys.exit('vitrun does not match PyTorch')
+    finally:
+        if not a.work:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == '__main__':
+    main()
