@@ -247,8 +247,7 @@ static void toy_sky(int S, ToyRng *r, unsigned char *rgb) {
 }
 
 static void toy_grass(int S, ToyRng *r, uint64_t seed, unsigned char *rgb) {
-    int *shade = malloc(sizeof(int) * 2 * (size_t)S), *phase = shade ? shade + S : NULL;
-    if (!shade) return;
+    int shade[TOY_MAX_SIZE], phase[TOY_MAX_SIZE];
     for (int x = 0; x < S; x++) { shade[x] = toy_noise(r, 12); phase[x] = toy_below(r, 6); }
     for (int y = 0; y < S; y++)
         for (int x = 0; x < S; x++) {
@@ -256,13 +255,10 @@ static void toy_grass(int S, ToyRng *r, uint64_t seed, unsigned char *rgb) {
             int v = shade[x] + blade, n = toy_noise(r, 5);
             toy_put(rgb + 3 * (y * S + x), 64 + v / 2 + n, 135 + v + n, 48 + v / 3 + n);
         }
-    free(shade);
 }
 
 static void toy_water(int S, ToyRng *r, unsigned char *rgb) {
-    int sp = S / 10 > 4 ? S / 10 : 4, nb = S / sp + 1;
-    int *ph = malloc(sizeof(int) * (size_t)nb);
-    if (!ph) return;
+    int sp = S / 10 > 4 ? S / 10 : 4, nb = S / sp + 1, ph[TOY_MAX_SIZE / 4 + 1];
     for (int k = 0; k < nb; k++) ph[k] = toy_below(r, 64);
     for (int y = 0; y < S; y++)
         for (int x = 0; x < S; x++) {
@@ -274,7 +270,6 @@ static void toy_water(int S, ToyRng *r, unsigned char *rgb) {
             int n = toy_noise(r, 5);
             toy_put(rgb + 3 * (y * S + x), cr + n, cg + n, cb + n);
         }
-    free(ph);
 }
 
 static void toy_sand(int S, ToyRng *r, unsigned char *rgb) {
