@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 
 #include "bpe.h"
+#include "cli.h"
 #include "img.h"
 #include "pipeline.h"
 #include "ir.h"
@@ -31,6 +32,8 @@ static void usage(FILE *o) {
             "       vitrun decompose MODULE.vitm --weights W.safetensors IMAGE... [-o COMPS.safetensors] [options]\n"
             "       vitrun info MODULE.vitm\n"
             "       vitrun embed-text MODULE.vitm --weights W.safetensors --vocab VOCAB (TEXT... | --file F) [--templates T] [-o OUT.safetensors]\n"
+            "       vitrun index | merge | align | describe | score | retrieve | heatmap | ablate | probe | segment | report ...\n"
+            "                             (the applications: vitrun COMMAND --help)\n"
             "       vitrun toyworld generate --seed S --count N [--size 64] [--format png|jpeg] [--spurious P | --balanced] -o DIR\n"
             "options:\n"
             "  -o FILE.safetensors   write every output as [images, ...] (names = the spec's outputs)\n"
@@ -758,6 +761,13 @@ int main(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) { usage(argc < 2 ? stderr : stdout); return argc < 2 ? 2 : 0; }
     if (!strcmp(argv[1], "embed-text")) return cmd_embed_text(argc, argv);
     if (!strcmp(argv[1], "toyworld")) return cmd_toyworld(argc, argv);
+    static const struct { const char *name; int (*fn)(int, char **); } apps[] = {
+        {"index", cmd_index},       {"merge", cmd_merge},     {"align", cmd_align},     {"describe", cmd_describe},
+        {"score", cmd_score},       {"retrieve", cmd_retrieve}, {"heatmap", cmd_heatmap}, {"ablate", cmd_ablate},
+        {"probe", cmd_probe},       {"segment", cmd_segment}, {"report", cmd_report},
+    };
+    for (size_t i = 0; i < sizeof apps / sizeof apps[0]; i++)
+        if (!strcmp(argv[1], apps[i].name)) return apps[i].fn(argc, argv);
     Opts o = {0};
     int rc = 2;
     if (parse(argc, argv, &o)) goto out;

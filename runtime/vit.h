@@ -73,4 +73,44 @@ typedef struct {
 VIT_API int vit_embed_texts(vit_ctx *ctx, vit_model *m, const struct BpeTok *tok, const char *const *texts, int n,
                             const char *const *templates, int ntemplates, const vit_text_opts *opts, float *out);
 
+/* ======================================================================
+ * The applications (runtime/app/), one section per file.  They derive the
+ * decomposition they need from a module on demand (the compiler's passes
+ * are linked in), so a plain `vitc compile` module serves all of them.
+ * ====================================================================== */
+
+/* ---- decomposition (runtime/app/decomp.c) ---- */
+typedef struct {
+    const char *output; /* the output to decompose; NULL: "repr" */
+    const char *split;  /* axes kept apart, comma-separated ("head", "head,token"); NULL: none */
+    const char *from;   /* first decomposed layer (ordinal or scope); NULL: all */
+    const char *bias;   /* "equal" (default: constants shared, the reference convention) or "separate" */
+    const char *ln;     /* "exact" (default), "reference" or "center" */
+    int directions;     /* k > 0: output "proj.NAME" [comp, k] on the k rows of the runtime parameter
+                           "__directions" (set with vit_model_set_param) instead of "contrib.NAME" */
+} vit_decomp_opts;
+
+/* Load a module and derive a decomposition of one output into it (unless the
+ * module already holds one with the same options).  The model's outputs then
+ * include "contrib.NAME" [comp, ...NAME's axes] (or "proj.NAME" [comp, k])
+ * beside NAME itself; bind weights and run it as any model.  opts may be NULL
+ * (head-level split of "repr" is NOT implied: NULL means no split). */
+VIT_API int vit_model_load_decomposed(vit_ctx *ctx, const char *module, const vit_decomp_opts *opts, vit_model **out);
+/* The components' JSON sidecar of a decomposed model ({"components": [{"index", "name",
+ * "kind", "scope", "layer", "head", "token", ...}], "options": ...}), or NULL. */
+VIT_API const char *vit_model_components_json(const vit_model *m);
+/* Index of the output called name, or -1. */
+VIT_API int vit_model_output_find(const vit_model *m, const char *name);
+/* Read and preprocess one image file (JPEG/PNG) the way the module's spec
+ * says (timm / OpenCLIP eval transform) into out (vit_model_input_numel floats). */
+VIT_API int vit_model_read_image(vit_ctx *ctx, const vit_model *m, const char *path, float *out);
+
+/* ---- component index (runtime/app/index.c) ---- */
+
+/* ---- alignment, descriptions and scores (runtime/app/align.c, describe.c, score.c) ---- */
+
+/* ---- retrieval, heatmaps, ablation, segmentation (runtime/app/retrieve.c, heatmap.c, ablate.c, segment.c) ---- */
+
+/* ---- reports (runtime/app/report.c) ---- */
+
 #endif

@@ -1,0 +1,8 @@
+/* runtime/cli/describe.c — vitrun describe: not written yet. */
+#include "cli.h"
+
+int cmd_describe(int argc, char **argv) {
+    (void)argc;
+    fprintf(stderr, "vitrun %s: not available in this build yet\n", argv[1]);
+    return 2;
+}
