@@ -111,6 +111,62 @@ VIT_API int vit_model_read_image(vit_ctx *ctx, const vit_model *m, const char *p
 
 /* ---- retrieval, heatmaps, ablation, segmentation (runtime/app/retrieve.c, heatmap.c, ablate.c, segment.c) ---- */
 
+/* Pictures (draw.c): packed RGB8 canvases, rows top to bottom, drawn with a
+ * built-in 5 x 7 bitmap font (printable ASCII; other bytes draw as '?') and
+ * written as PNG atomically (temporary file, then rename). */
+typedef struct {
+    int w, h;           /* size in pixels */
+    unsigned char *rgb; /* w * h * 3 bytes */
+} vit_picture;
+
+#define VIT_FONT_W 6 /* advance per character at scale 1 (5 columns + 1 space) */
+#define VIT_FONT_H 8 /* line height at scale 1 (7 rows + 1 space) */
+
+VIT_API vit_picture *vit_picture_new(int w, int h); /* white; NULL when out of memory or w, h < 1 */
+VIT_API void vit_picture_free(vit_picture *p);
+VIT_API int vit_picture_write_png(vit_ctx *ctx, const vit_picture *p, const char *path);
+/* Read a PNG or JPEG file into a picture (VIT_ERR_IO with a message when it cannot). */
+VIT_API int vit_picture_read(vit_ctx *ctx, const char *path, vit_picture **out);
+
+/* Drawing clips to the canvas. */
+VIT_API void vit_draw_fill(vit_picture *p, int x, int y, int w, int h, const unsigned char rgb[3]);
+VIT_API void vit_draw_line(vit_picture *p, int x0, int y0, int x1, int y1, const unsigned char rgb[3]);
+/* Text with its top-left corner at (x, y), each font pixel scale x scale; returns the width drawn. */
+VIT_API int vit_draw_text(vit_picture *p, int x, int y, const char *s, const unsigned char rgb[3], int scale);
+VIT_API int vit_draw_text_width(const char *s, int scale);
+/* An RGB8 image (sw x sh) resampled bilinearly to dw x dh at (x, y). */
+VIT_API void vit_draw_image(vit_picture *p, int x, int y, int dw, int dh, const unsigned char *rgb, int sw, int sh);
+
+/* A grid of n images, `cols` a row, each scaled to fit a cell x cell square,
+ * with its caption (may be NULL) under it, cut to the cell's width (at most
+ * two lines), and an optional title on top. */
+VIT_API vit_picture *vit_draw_grid(const vit_picture *const *images, const char *const *captions, int n, int cols,
+                                   int cell, const char *title);
+
+/* A signed map (mw x mh, rows top to bottom) over an image: resized
+ * bilinearly to the image, scaled by `range` (<= 0: the map's max |value|),
+ * red where positive, blue where negative, opacity growing with |value|;
+ * `scale` enlarges the image (nearest), a colour bar with its values is put
+ * on the right and the title (may be NULL) on top. */
+VIT_API vit_picture *vit_draw_heatmap(const vit_picture *image, const float *map, int mw, int mh, float range, int scale,
+                                      const char *title);
+
+/* Line charts: axes with ticks at round values, one coloured line with
+ * markers per series, a legend, a title and axis labels. */
+typedef struct {
+    const char *name; /* legend entry */
+    const float *x, *y;
+    int n;            /* points */
+} vit_series;
+typedef struct {
+    const char *title, *xlabel, *ylabel; /* may be NULL */
+    const vit_series *series;
+    int nseries;
+    int w, h;          /* picture size (0: 640 x 420) */
+    float ymin, ymax;  /* y range; equal: from the data */
+} vit_chart;
+VIT_API vit_picture *vit_draw_chart(const vit_chart *c);
+
 /* ---- reports (runtime/app/report.c) ---- */
 
 #endif
