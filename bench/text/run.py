@@ -85,6 +85,8 @@ def main():
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--work', default=os.path.join(ROOT, 'bench', 'work', 'text'))
     ap.add_argument('--json', default=None, help='write the figures here')
+    ap.add_argument('--markdown', default=os.path.join(ROOT, 'BENCHMARKS.md'), help="its section 'text' is rewritten")
+    ap.add_argument('--no-markdown', action='store_true')
     a = ap.parse_args()
     build = os.environ.get('BUILD', os.path.join(ROOT, 'build'))
     vitc, vitrun = os.path.join(build, 'vitc'), os.path.join(build, 'vitrun')
@@ -140,6 +142,32 @@ def main():
     if a.json:
         with open(a.json, 'w') as f:
             json.dump(out, f, indent=1)
+    if not a.no_markdown:
+        write_markdown(a, out, res, nseq)
+
+
+def write_markdown(a, out, res, nseq):
+    sys.path.insert(0, os.path.dirname(HERE))
+    from mdsplice import splice
+    load = out['loadavg_end'][0]
+    busy = load > 1.5
+    cmd = 'python3 bench/text/run.py --classes %d --rounds %d --threads %d' % (a.classes, a.rounds, a.threads)
+    git = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    L = ['## Text embeddings: vitrun embed-text beside OpenCLIP', '',
+         "CLIP's zero-shot classifier job for ImageNet — 1,000 class names x 80 prompt templates = 80,000 sequences — "
+         "through OpenCLIP's ViT-B-16 (QuickGELU) text tower, seeded random weights, FP32, the real BPE vocabulary; "
+         'both tools tokenize, encode, normalise, average per class and normalise. Measured on the first %d classes '
+         '(%d sequences) per round, tools alternated; the full job time is extrapolated from the rate.' % (a.classes, nseq), '',
+         '- Command: `%s` (PYTHONPATH: timm and open_clip/src checkouts); vitrun built from %s; %d threads each' % (cmd, git, a.threads),
+         '- Machine: 2 cores, %s; load average %.1f at the end%s' % (out['cpu'], load,
+                                                                  ' (busy: other jobs were running, read the ratio only)' if busy else ''),
+         '- vitrun and PyTorch classifier rows agree to %.2g (max abs difference)' % res.get('max_abs_diff', float('nan')), '',
+         '| tool | sequences/s (median of %d) | whole 80,000-sequence job | ratio (PyTorch time / vitrun time) |' % a.rounds,
+         '|---|---|---|---|',
+         '| vitrun | %.1f | %.0f s (incl. %.1f s start) | %.2f |' % (out['vitrun_seq_per_s'], out['full_job_s']['vitrun'],
+                                                              out['vitrun_startup_s'], out['ratio_torch_over_vitrun_time']),
+         '| PyTorch (OpenCLIP) | %.1f | %.0f s | 1 |' % (out['torch_seq_per_s'], out['full_job_s']['torch'])]
+    splice(a.markdown, 'text', '\n'.join(L))
 
 
 def rc_cpu():
