@@ -105,7 +105,99 @@ VIT_API int vit_model_output_find(const vit_model *m, const char *name);
  * says (timm / OpenCLIP eval transform) into out (vit_model_input_numel floats). */
 VIT_API int vit_model_read_image(vit_ctx *ctx, const vit_model *m, const char *path, float *out);
 
-/* ---- component index (runtime/app/index.c) ---- */
+/* ---- component index (runtime/app/index.c) ----
+ * A folder of images decomposed once and stored: DIR/index.json (the
+ * manifest) and DIR/shard-NNNNN.safetensors (one per chunk of the sorted
+ * image list: `contrib` [n, ncomp, dim] F32, `output` [n, dim] F32, `images`
+ * [n] I64 = positions in the folder's image list).  The format is in
+ * README.md ("Component index").  An index may be partial (an interrupted
+ * build, one --shard of several): it then exposes the images it holds. */
+typedef struct vit_index vit_index;
+
+/* Open DIR (reads index.json; shards are read on demand). */
+VIT_API int vit_index_open(vit_ctx *ctx, const char *dir, vit_index **out);
+VIT_API void vit_index_close(vit_index *ix); /* NULL is fine */
+/* Images indexed (complete ones; i in vit_index_* calls is 0 .. count-1, in sorted path order). */
+VIT_API int64_t vit_index_count(const vit_index *ix);
+/* Images in the indexed folder; count < total for a partial index or one shard. */
+VIT_API int64_t vit_index_total(const vit_index *ix);
+VIT_API int vit_index_ncomp(const vit_index *ix); /* components */
+VIT_API int vit_index_dim(const vit_index *ix);   /* numel of the decomposed output */
+/* The decomposition sidecar, as vit_model_components_json ({"components": [...], "options": ...}). */
+VIT_API const char *vit_index_components_json(const vit_index *ix);
+/* Content hash of the module + weights + decomposition options (32 hex digits):
+ * consumers refuse an index from another module (vit_index_check_module). */
+VIT_API const char *vit_index_module_id(const vit_index *ix);
+/* The module and weights paths and the folder as given to the build (informative). */
+VIT_API const char *vit_index_module_path(const vit_index *ix);
+VIT_API const char *vit_index_weights_path(const vit_index *ix);
+VIT_API const char *vit_index_source(const vit_index *ix);
+/* The decomposition options the index was built with (load the same model with them). */
+VIT_API const vit_decomp_opts *vit_index_decomp_opts(const vit_index *ix);
+/* Image i's path relative to the indexed folder; NULL when out of range. */
+VIT_API const char *vit_index_image_path(const vit_index *ix, int64_t i);
+/* Image i's position in the folder's sorted image list (0 .. total-1); -1 when out of range. */
+VIT_API int64_t vit_index_image_id(const vit_index *ix, int64_t i);
+/* ImageFolder class of image i (index into the class names), or -1 (no classes / out of range).
+ * Classes exist when every image sits in a first-level folder; they are those folders, sorted. */
+VIT_API int vit_index_label(const vit_index *ix, int64_t i);
+VIT_API int vit_index_nclasses(const vit_index *ix);
+VIT_API const char *vit_index_class_name(const vit_index *ix, int c); /* NULL when out of range */
+/* Copy images first .. first+count-1: contrib [count, ncomp, dim] and output
+ * [count, dim] (either may be NULL).  Safe to call from several threads. */
+VIT_API int vit_index_read(vit_ctx *ctx, const vit_index *ix, int64_t first, int64_t count, float *contrib,
+                           float *output);
+
+/* The id an index of this module, weights and options would have (opts NULL:
+ * no split, "repr"); id receives 32 hex digits and a NUL. */
+#define VIT_MODULE_ID_LEN 33
+VIT_API int vit_module_id(vit_ctx *ctx, const char *module, const char *weights, const vit_decomp_opts *opts,
+                          char id[VIT_MODULE_ID_LEN]);
+/* VIT_OK when the index was built from this module file and these weights
+ * (with its own decomposition options); else VIT_ERR_ARG and a message
+ * saying which differs. */
+VIT_API int vit_index_check_module(vit_ctx *ctx, const vit_index *ix, const char *module, const char *weights);
+
+/* Build (or continue building) an index of every JPEG / PNG under `images`
+ * (recursive, sorted by path, dot files skipped) into the directory `out`.
+ * Resumable: shards are written atomically, then the manifest; a rerun with
+ * the same arguments skips the chunks already in the manifest.  Images that
+ * fail to decode are skipped, reported through `warn` and recorded in the
+ * manifest.  `out` must not exist, be empty, or hold an index of the same
+ * module, folder, chunk size and shard. */
+typedef struct {
+    vit_decomp_opts decomp; /* what to decompose (the index holds contrib.OUTPUT and OUTPUT) */
+    enum vit_engine engine;
+    int threads;            /* 0: the cores available */
+    int batch;              /* images per run; 0: 16 */
+    int chunk;              /* images per shard file; 0: 256 */
+    int shard_i, shard_n;   /* this build indexes chunks k with k % shard_n == shard_i; 0/0 means 0/1 */
+    /* called after every batch with images done and to do in this build; a non-zero
+     * return stops the build at once (the unfinished chunk is dropped, nothing else lost) */
+    int (*progress)(void *ud, int64_t done, int64_t todo);
+    void (*warn)(void *ud, const char *msg); /* a skipped image; NULL: silent */
+    void *ud;
+} vit_index_opts;
+
+typedef struct {
+    int64_t total;     /* images in the folder */
+    int64_t mine;      /* images in this shard's chunks */
+    int64_t before;    /* of those, indexed by earlier runs (resumed) */
+    int64_t done;      /* indexed by this run (skipped ones included) */
+    int64_t skipped;   /* unreadable images skipped by this run */
+    int stopped;       /* 1: stopped by the progress callback */
+    double t_decode;   /* seconds: reading + preprocessing (reader thread, overlaps the forward pass) */
+    double t_forward;  /* seconds: forward pass + decomposition */
+    double t_write;    /* seconds: writing shards and the manifest */
+    double t_wait;     /* seconds the forward pass waited for images */
+    double t_wall;     /* seconds from the first image to the last write */
+} vit_index_stats;
+
+VIT_API int vit_index_build(vit_ctx *ctx, const char *module, const char *weights, const char *images,
+                            const char *out, const vit_index_opts *opts, vit_index_stats *stats);
+/* Join shard indexes of the same module and folder into `out` (absent or
+ * empty): every chunk must be in exactly one input. */
+VIT_API int vit_index_merge(vit_ctx *ctx, const char *out, const char *const *inputs, int n);
 
 /* ---- alignment, descriptions and scores (runtime/app/align.c, describe.c, score.c) ---- */
 
