@@ -18,6 +18,22 @@ static int opt(vit_ctx *ctx, const char *name, const char *val, ContribOpts *o, 
     return 0;
 }
 
+/* every SOFTMAX over axis `ax` becomes an output "softmax.SCOPE" (attention maps, for baselines) */
+static int add_softmax_outputs(vit_ctx *ctx, IrGraph *g, const char *ax) {
+    int found = 0, n = g->n;
+    for (int i = 0; i < n; i++) {
+        const IrNode *nd = &g->nodes[i];
+        if (nd->op != IR_OP_SOFTMAX || nd->nax < 1 || strcmp(nd->ax[0], ax)) continue;
+        char name[256];
+        snprintf(name, sizeof name, "softmax.%s", nd->scope && *nd->scope ? nd->scope : "");
+        if (!nd->scope || !*nd->scope || ir_output_find(g, name) >= 0) snprintf(name, sizeof name, "softmax.%d", i);
+        ir_output_add(g, name, i);
+        found++;
+    }
+    if (!found) return vit_ctx_fail(ctx, VIT_ERR_ARG, "this module has no softmax over an axis named '%s'", ax);
+    return VIT_OK;
+}
+
 int vit_model_load_decomposed(vit_ctx *ctx, const char *module, const vit_decomp_opts *opts, vit_model **out) {
     static const vit_decomp_opts none = {0};
     const vit_decomp_opts *d = opts ? opts : &none;
@@ -44,11 +60,12 @@ int vit_model_load_decomposed(vit_ctx *ctx, const char *module, const vit_decomp
     if (ir_module_read(module, &g, &bc, &bclen, err, sizeof err)) { rc = vit_ctx_fail(ctx, VIT_ERR_FORMAT, "%s", err); goto done; }
     free(bc);
     bc = NULL;
-    if (ir_output_find(g, cname) >= 0 && g->meta && strstr(g->meta, pipeline_opts_key(&o))) {
+    if (!d->attention && ir_output_find(g, cname) >= 0 && g->meta && strstr(g->meta, pipeline_opts_key(&o))) {
         rc = vit_model_load(ctx, module, out); /* compiled with this decomposition already */
         goto done;
     }
     if (pipeline_decompose(g, &o, err, sizeof err)) { rc = vit_ctx_fail(ctx, VIT_ERR_ARG, "decompose: %s", err); goto done; }
+    if (d->attention && add_softmax_outputs(ctx, g, d->attention)) { rc = VIT_ERR_ARG; goto done; }
     lg = pipeline_finish(g, &bc, &bclen, err, sizeof err);
     if (!lg) { rc = vit_ctx_fail(ctx, VIT_ERR_FORMAT, "%s", err); goto done; }
     rc = vit_model_from_graph(ctx, lg, bc, bclen, out);

@@ -54,4 +54,45 @@ void cli_sidecar_path(const char *out, char *buf, size_t len);
 /* Parse a positive integer option value; -1 with a message when invalid. */
 int cli_parse_int(const char *opt, const char *val, int lo, int hi, int *out);
 
+/* ---- data.c: what heatmap, segment, ablate and probe share ---- */
+
+/* Images with their labels.  Arguments are image files, directories of
+ * images (*.png, *.jpg, *.jpeg, sorted), or data sets: a directory holding
+ * labels.jsonl (the toy world's) or a labels.jsonl file itself, whose
+ * records name the image ("image", relative to the file), the mask
+ * ("mask"), the class ("class") and the group ("group", named by
+ * "class_name" and "domain" when present). */
+typedef struct {
+    int n;
+    char **image, **mask; /* paths (mask NULL when absent) */
+    int *klass, *group;   /* -1 when absent */
+    char *group_name[16]; /* by group index, when named */
+    void **rec;           /* the label records (cJSON), NULL when none */
+} CliData;
+/* 0, or -1 with a message (no images, unreadable or inconsistent labels). */
+int cli_data_load(CliData *d, char **args, int nargs);
+void cli_data_free(CliData *d);
+/* Field `field` of every record as value indices (distinct values sorted by
+ * their JSON text) into idx [n]; *names the values (free with
+ * cli_free_lines).  -1 with a message when a record lacks it. */
+int cli_data_field(const CliData *d, const char *field, int *idx, char ***names, int *nvalues);
+
+struct vit_ctx;
+struct vit_model;
+/* Run the model over the images (in batches, with a progress bar): outs[k]
+ * receives n x numel(output k) floats (malloc'd).  0, or -1 with a message. */
+int cli_run_images(struct vit_ctx *ctx, struct vit_model *m, char **paths, int n, int threads, const char *label,
+                   float ***outs);
+void cli_free_outputs(float **outs, int nout);
+
+/* The components of a decomposed model: names (without " token t" when
+ * tokens are split), layer, head, token (-1 when none), kind ("attn" ...). */
+typedef struct {
+    int n;
+    char **name, **kind;
+    int *layer, *head, *token;
+} CliComps;
+int cli_comps_read(const struct vit_model *m, CliComps *c);
+void cli_comps_free(CliComps *c);
+
 #endif
