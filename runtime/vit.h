@@ -205,57 +205,6 @@ VIT_API int vit_index_merge(vit_ctx *ctx, const char *out, const char *const *in
 
 /* ---- retrieval, heatmaps, ablation, segmentation (runtime/app/retrieve.c, heatmap.c, ablate.c, segment.c) ---- */
 
-/* Ablation (ablate.c).  For n images with output y [n, dim] and its
- * components contrib [n, ncomp, dim]: out = y - sum of the selected
- * components (zero-ablation), plus their mean over a reference set
- * mean [ncomp, dim] when mean is not NULL (mean-ablation). */
-VIT_API void vit_ablate(const float *y, const float *contrib, int n, int ncomp, int dim, const unsigned char *sel,
-                        const float *mean, float *out);
-/* How well each component separates the values of a label (label[i] in
- * [0, nvalues), n images): between-value over within-value scatter of its
- * contribution vectors, tr(S_B) / tr(S_W), into score [ncomp]. */
-VIT_API int vit_separation(vit_ctx *ctx, const float *contrib, int n, int ncomp, int dim, const int *label, int nvalues,
-                           float *score);
-/* Linear probes: multinomial logistic regression of labels y [n] in
- * [0, classes) on x [n, dim], on standardised features by full-batch
- * gradient descent (epochs, learning rate, L2 weight; 0: 500, 0.5, 1e-3),
- * returned in the original feature space: w [classes, dim], b [classes]. */
-typedef struct {
-    int epochs;
-    float lr, l2;
-} vit_probe_opts;
-VIT_API int vit_probe_train(vit_ctx *ctx, const float *x, const int *y, int n, int dim, int classes,
-                            const vit_probe_opts *opts, float *w, float *b);
-/* logits [n, classes] = x w^T + b */
-VIT_API void vit_probe_apply(const float *w, const float *b, int classes, int dim, const float *x, int n, float *logits);
-
-/* Token maps (heatmap.c).  The patch grid of a model's token axis of
- * `ntok` tokens, derived from the graph: the reshape that merges two
- * spatial axes (gh x gw) into a token axis, and the concatenations in front
- * of it (class token, registers) giving the first patch token.  VIT_ERR_SHAPE
- * when the graph has none that fits. */
-VIT_API int vit_model_token_grid(vit_ctx *ctx, const vit_model *m, int ntok, int *first, int *gh, int *gw);
-/* The token a pooled output reads (the SELECT on the way from output `name`
- * back to the blocks, along an axis of `ntok` tokens), or -1 when the output
- * is not one token's (mean pooling). */
-VIT_API int vit_model_output_token(const vit_model *m, const char *name, int ntok);
-
-/* Zero-shot segmentation (segment.c).  A heat map over npix pixels is
- * clipped at 0, divided by its max and thresholded at its mean (the
- * reference convention); against a 0/1 mask it adds to: pixel accuracy,
- * intersection and union of background and foreground (accumulated over the
- * images) and the image's average precision of the heat as a foreground
- * score. */
-typedef struct {
-    double correct, pixels; /* pixel accuracy = correct / pixels */
-    double inter[2], uni[2]; /* background [0], foreground [1] */
-    double ap_sum;          /* sum of the images' average precision */
-    int images;
-} vit_seg_stats;
-VIT_API void vit_seg_add(vit_seg_stats *s, const float *heat, const unsigned char *mask, int npix);
-/* pixel accuracy, mIoU (mean of background and foreground IoU), foreground IoU, mAP */
-VIT_API void vit_seg_result(const vit_seg_stats *s, double *pixacc, double *miou, double *fg_iou, double *map);
-
 /* Pictures (draw.c): packed RGB8 canvases, rows top to bottom, drawn with a
  * built-in 5 x 7 bitmap font (printable ASCII; other bytes draw as '?') and
  * written as PNG atomically (temporary file, then rename). */
@@ -311,6 +260,65 @@ typedef struct {
     float ymin, ymax;  /* y range; equal: from the data */
 } vit_chart;
 VIT_API vit_picture *vit_draw_chart(const vit_chart *c);
+
+/* Ablation (ablate.c).  For n images with output y [n, dim] and its
+ * components contrib [n, ncomp, dim]: out = y - sum of the selected
+ * components (zero-ablation), plus their mean over a reference set
+ * mean [ncomp, dim] when mean is not NULL (mean-ablation). */
+VIT_API void vit_ablate(const float *y, const float *contrib, int n, int ncomp, int dim, const unsigned char *sel,
+                        const float *mean, float *out);
+/* How well each component separates the values of a label (label[i] in
+ * [0, nvalues), n images): between-value over within-value scatter of its
+ * contribution vectors, tr(S_B) / tr(S_W), into score [ncomp]. */
+VIT_API int vit_separation(vit_ctx *ctx, const float *contrib, int n, int ncomp, int dim, const int *label, int nvalues,
+                           float *score);
+/* Linear probes: multinomial logistic regression of labels y [n] in
+ * [0, classes) on x [n, dim], on standardised features by full-batch
+ * gradient descent (epochs, learning rate, L2 weight; 0: 500, 0.5, 1e-3),
+ * returned in the original feature space: w [classes, dim], b [classes]. */
+typedef struct {
+    int epochs;
+    float lr, l2;
+} vit_probe_opts;
+VIT_API int vit_probe_train(vit_ctx *ctx, const float *x, const int *y, int n, int dim, int classes,
+                            const vit_probe_opts *opts, float *w, float *b);
+/* logits [n, classes] = x w^T + b */
+VIT_API void vit_probe_apply(const float *w, const float *b, int classes, int dim, const float *x, int n, float *logits);
+
+/* Token maps (heatmap.c).  The patch grid of a model's token axis of
+ * `ntok` tokens, derived from the graph: the reshape that merges two
+ * spatial axes (gh x gw) into a token axis, and the concatenations in front
+ * of it (class token, registers) giving the first patch token.  VIT_ERR_SHAPE
+ * when the graph has none that fits. */
+VIT_API int vit_model_token_grid(vit_ctx *ctx, const vit_model *m, int ntok, int *first, int *gh, int *gw);
+/* The token a pooled output reads (the SELECT on the way from output `name`
+ * back to the blocks, along an axis of `ntok` tokens), or -1 when the output
+ * is not one token's (mean pooling). */
+VIT_API int vit_model_output_token(const vit_model *m, const char *name, int ntok);
+
+/* A map (mw x mh) resized bilinearly (align_corners = False, edges clamped) to w x h. */
+VIT_API void vit_map_resize(const float *map, int mw, int mh, float *out, int w, int h);
+/* The image as the model sees it (the spec's resize and centre crop, before
+ * normalisation), as a picture; with as_mask, the file's pixels
+ * thresholded at 128 after the same transform (0 or 255). */
+VIT_API int vit_model_view(vit_ctx *ctx, const vit_model *m, const char *path, int as_mask, vit_picture **out);
+
+/* Zero-shot segmentation (segment.c).  A heat map over npix pixels is
+ * clipped at 0, divided by its max and thresholded at its mean (the
+ * reference convention); against a 0/1 mask it adds to: pixel accuracy,
+ * intersection and union of background and foreground (accumulated over the
+ * images) and the image's average precision of the heat as a foreground
+ * score. */
+typedef struct {
+    double correct, pixels; /* pixel accuracy = correct / pixels */
+    double inter[2], uni[2]; /* background [0], foreground [1] */
+    double ap_sum;          /* sum of the images' average precision */
+    int images;
+} vit_seg_stats;
+VIT_API void vit_seg_add(vit_seg_stats *s, const float *heat, const unsigned char *mask, int npix);
+/* pixel accuracy, mIoU (mean of background and foreground IoU), foreground IoU, mAP */
+VIT_API void vit_seg_result(const vit_seg_stats *s, double *pixacc, double *miou, double *fg_iou, double *map);
+
 
 /* ---- reports (runtime/app/report.c) ---- */
 

@@ -256,21 +256,17 @@ vit_picture *vit_draw_heatmap(const vit_picture *image, const float *map, int mw
         vit_draw_text(p, pad, pad, line, BLACK, 1);
         if (title[m]) vit_draw_text(p, pad, pad + VIT_FONT_H, title + m, BLACK, 1);
     }
+    float *up = malloc(sizeof(float) * (size_t)iw * (size_t)ih);
+    if (!up) { vit_picture_free(p); return NULL; }
+    vit_map_resize(map, mw, mh, up, iw, ih); /* the map over the image's pixels */
     for (int y = 0; y < ih; y++)
         for (int x = 0; x < iw; x++) {
             unsigned char px[3];
             memcpy(px, image->rgb + ((size_t)(y / scale) * (size_t)image->w + (size_t)(x / scale)) * 3, 3);
-            /* bilinear, align_corners = False, from the map grid to the image */
-            float fy = ((float)y + 0.5f) * (float)mh / (float)ih - 0.5f, fx = ((float)x + 0.5f) * (float)mw / (float)iw - 0.5f;
-            fy = fy < 0 ? 0 : fy > (float)(mh - 1) ? (float)(mh - 1) : fy;
-            fx = fx < 0 ? 0 : fx > (float)(mw - 1) ? (float)(mw - 1) : fx;
-            int y0 = (int)fy, x0 = (int)fx, y1 = y0 + 1 < mh ? y0 + 1 : y0, x1 = x0 + 1 < mw ? x0 + 1 : x0;
-            float wy = fy - (float)y0, wx = fx - (float)x0;
-            float v = (map[y0 * mw + x0] * (1 - wx) + map[y0 * mw + x1] * wx) * (1 - wy) +
-                      (map[y1 * mw + x0] * (1 - wx) + map[y1 * mw + x1] * wx) * wy;
-            tint(px, v / range);
+            tint(px, up[(size_t)y * iw + x] / range);
             put(p, pad + x, top + y, px);
         }
+    free(up);
     /* colour bar: +range at the top, 0 in the middle, -range at the bottom */
     int bx = pad + iw + pad;
     for (int y = 0; y < ih; y++) {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "img.h"
 #include "ir.h"
 #include "vitint.h"
 
@@ -82,4 +83,42 @@ int vit_model_output_token(const vit_model *m, const char *name, int ntok) {
     free(queue);
     free(seen);
     return found;
+}
+
+void vit_map_resize(const float *map, int mw, int mh, float *out, int w, int h) {
+    for (int y = 0; y < h; y++) {
+        float fy = ((float)y + 0.5f) * (float)mh / (float)h - 0.5f;
+        fy = fy < 0 ? 0 : fy > (float)(mh - 1) ? (float)(mh - 1) : fy;
+        int y0 = (int)fy, y1 = y0 + 1 < mh ? y0 + 1 : y0;
+        float wy = fy - (float)y0;
+        for (int x = 0; x < w; x++) {
+            float fx = ((float)x + 0.5f) * (float)mw / (float)w - 0.5f;
+            fx = fx < 0 ? 0 : fx > (float)(mw - 1) ? (float)(mw - 1) : fx;
+            int x0 = (int)fx, x1 = x0 + 1 < mw ? x0 + 1 : x0;
+            float wx = fx - (float)x0;
+            out[(size_t)y * w + x] = (map[y0 * mw + x0] * (1 - wx) + map[y0 * mw + x1] * wx) * (1 - wy) +
+                                     (map[y1 * mw + x0] * (1 - wx) + map[y1 * mw + x1] * wx) * wy;
+        }
+    }
+}
+
+int vit_model_view(vit_ctx *ctx, const vit_model *m, const char *path, int as_mask, vit_picture **out) {
+    const IrGraph *g = vit_model_graph(m);
+    char err[1024];
+    unsigned char *rgb = NULL;
+    int w, h, S = g->pre.size;
+    *out = NULL;
+    if (img_load_rgb8(path, &rgb, &w, &h, err, sizeof err)) return vit_ctx_fail(ctx, VIT_ERR_IO, "%s", err);
+    vit_picture *p = vit_picture_new(S, S);
+    if (!p) { free(rgb); return vit_ctx_fail(ctx, VIT_ERR_MEM, "out of memory"); }
+    if (img_resize_crop_rgb8(rgb, w, h, &g->pre, p->rgb, err, sizeof err)) {
+        free(rgb);
+        vit_picture_free(p);
+        return vit_ctx_fail(ctx, VIT_ERR_IO, "%s", err);
+    }
+    free(rgb);
+    if (as_mask)
+        for (int i = 0; i < S * S * 3; i++) p->rgb[i] = p->rgb[i] >= 128 ? 255 : 0;
+    *out = p;
+    return VIT_OK;
 }

@@ -94,5 +94,14 @@ typedef struct {
 } CliComps;
 int cli_comps_read(const struct vit_model *m, CliComps *c);
 void cli_comps_free(CliComps *c);
+/* The patch grid of a decomposed model's token-split components: tokens,
+ * first patch token, grid.  -1 with a message when tokens are not split or
+ * the graph has no grid. */
+int cli_comps_grid(struct vit_ctx *ctx, const struct vit_model *m, const CliComps *c, int *ntok, int *first, int *gh, int *gw);
+/* map [gh * gw] = for each patch, the sum over the selected token
+ * components at that token of val[comp * stride] (class and register
+ * tokens are not pixels: left out). */
+void cli_patch_map(const CliComps *c, const unsigned char *sel, const float *val, int stride, int first, int gh, int gw,
+                   float *map);
 
 #endif

@@ -245,3 +245,20 @@ void cli_comps_free(CliComps *c) {
     free(c->token);
     memset(c, 0, sizeof *c);
 }
+
+int cli_comps_grid(vit_ctx *ctx, const vit_model *m, const CliComps *c, int *ntok, int *first, int *gh, int *gw) {
+    *ntok = 0;
+    for (int i = 0; i < c->n; i++) *ntok = c->token[i] + 1 > *ntok ? c->token[i] + 1 : *ntok;
+    if (!*ntok) { fprintf(stderr, "vitrun: the decomposition does not split tokens (use --split head,token)\n"); return -1; }
+    if (vit_model_token_grid(ctx, m, *ntok, first, gh, gw)) { fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx)); return -1; }
+    return 0;
+}
+
+void cli_patch_map(const CliComps *c, const unsigned char *sel, const float *val, int stride, int first, int gh, int gw,
+                   float *map) {
+    memset(map, 0, sizeof(float) * (size_t)gh * gw);
+    for (int i = 0; i < c->n; i++) {
+        int p = c->token[i] - first;
+        if (sel[i] && c->token[i] >= 0 && p >= 0 && p < gh * gw) map[p] += val[(size_t)i * stride];
+    }
+}
