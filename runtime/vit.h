@@ -293,7 +293,8 @@ VIT_API void vit_probe_apply(const float *w, const float *b, int classes, int di
 VIT_API int vit_model_token_grid(vit_ctx *ctx, const vit_model *m, int ntok, int *first, int *gh, int *gw);
 /* The token a pooled output reads (the SELECT on the way from output `name`
  * back to the blocks, along an axis of `ntok` tokens), or -1 when the output
- * is not one token's (mean pooling). */
+ * is not one token's (mean pooling) or when the simplifier has pruned the
+ * last block to that token alone (then nothing selects it any more). */
 VIT_API int vit_model_output_token(const vit_model *m, const char *name, int ntok);
 
 /* A map (mw x mh) resized bilinearly (align_corners = False, edges clamped) to w x h. */

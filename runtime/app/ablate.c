@@ -80,10 +80,11 @@ int vit_probe_train(vit_ctx *ctx, const float *x, const int *y, int n, int dim, 
     if (!z || !mu || !sd || !W || !B || !gW || !gB || !p) { rc = vit_ctx_fail(ctx, VIT_ERR_MEM, "out of memory"); goto done; }
     /* standardise each feature (constant features stay 0) */
     for (int i = 0; i < n; i++)
-        for (int d = 0; d < dim; d++) mu[d] += x[(size_t)i * dim + d] / n;
+        for (int d = 0; d < dim; d++) mu[d] += (double)x[(size_t)i * dim + d] / n;
     for (int i = 0; i < n; i++)
         for (int d = 0; d < dim; d++) { double e = x[(size_t)i * dim + d] - mu[d]; sd[d] += e * e / n; }
-    for (int d = 0; d < dim; d++) sd[d] = sd[d] > 1e-24 ? sqrt(sd[d]) : 0;
+    for (int d = 0; d < dim; d++) /* constant up to float rounding: no information */
+        sd[d] = sqrt(sd[d]) > 1e-6 * (fabs(mu[d]) + 1e-30) ? sqrt(sd[d]) : 0;
     for (int i = 0; i < n; i++)
         for (int d = 0; d < dim; d++) z[(size_t)i * dim + d] = sd[d] > 0 ? (x[(size_t)i * dim + d] - mu[d]) / sd[d] : 0;
     for (int e = 0; e < epochs; e++) { /* full-batch gradient descent on mean cross-entropy + l2/2 |W|^2 */

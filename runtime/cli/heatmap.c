@@ -1,8 +1,251 @@
-/* runtime/cli/heatmap.c — vitrun heatmap: not written yet. */
+/* runtime/cli/heatmap.c — vitrun heatmap: where in the image chosen
+ * components write toward a direction.  The model is decomposed with heads
+ * and tokens apart and every component projected on one direction (a text
+ * embedded by a CLIP text tower, or one class row of the output); each
+ * chosen head's per-token projections are laid on the patch grid (class and
+ * register tokens left out) and drawn over the image the model saw, red
+ * positive, blue negative, one panel per head and one for their sum. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bpe.h"
 #include "cli.h"
+#include "vit.h"
+
+static int usage(FILE *f) {
+    fprintf(f, "usage: vitrun heatmap MODULE --weights W IMAGE... (--class K | --text TEXT --text-model T.vitm\n"
+               "         [--text-weights TW] --vocab V) [--output NAME] [--from L] [--split head,token]\n"
+               "         [--components \"NAME;NAME\" | --layer L | --top N] [--scale S] [--threads T] -o OUT.png\n"
+               "The direction: row K of the output (--class), or TEXT's embedding (same size as the output).\n"
+               "Components: heads by name (\"blocks.3.attn head 1\"), every head of layer L (ordinal or scope), or\n"
+               "the N heads (default 3) with the largest mean |projection| over the images given.\n");
+    return f == stderr ? 2 : 0;
+}
+
+typedef struct {
+    const char *module, *weights, *text, *text_model, *text_weights, *vocab, *output, *from, *split, *components, *layer, *out;
+    int klass, top, scale, threads, nargs;
+    char **args;
+} HmOpts;
+
+static int parse(int argc, char **argv, HmOpts *o) {
+    memset(o, 0, sizeof *o);
+    o->klass = -1;
+    o->scale = 4;
+    o->threads = 2;
+    o->split = "head,token";
+    o->args = calloc((size_t)argc, sizeof(char *));
+    static const char *const valued[] = {"--weights", "--text", "--text-model", "--text-weights", "--vocab", "--output", "--from",
+                                         "--split", "--components", "--layer", "-o", "--class", "--top", "--scale", "--threads"};
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) return 1;
+        int k = -1;
+        for (int j = 0; j < (int)(sizeof valued / sizeof *valued); j++)
+            if (!strcmp(a, valued[j])) k = j;
+        if (k < 0 && a[0] == '-') { fprintf(stderr, "vitrun heatmap: unknown option %s\n", a); return -1; }
+        if (k < 0) { if (!o->module) o->module = a; else o->args[o->nargs++] = argv[i]; continue; }
+        if (i + 1 >= argc) { fprintf(stderr, "vitrun heatmap: %s needs a value\n", a); return -1; }
+        const char *v = argv[++i];
+        const char **slot[] = {&o->weights, &o->text, &o->text_model, &o->text_weights, &o->vocab, &o->output, &o->from,
+                               &o->split, &o->components, &o->layer, &o->out};
+        if (k < 11) *slot[k] = v;
+        else if (k == 11 && cli_parse_int(a, v, 0, 1 << 20, &o->klass)) return -1;
+        else if (k == 12 && cli_parse_int(a, v, 1, 64, &o->top)) return -1;
+        else if (k == 13 && cli_parse_int(a, v, 1, 16, &o->scale)) return -1;
+        else if (k == 14 && cli_parse_int(a, v, 1, 256, &o->threads)) return -1;
+    }
+    return 0;
+}
+
+/* the text's embedding through the text tower: dim floats in *dir */
+static int embed_text(vit_ctx *ctx, const HmOpts *o, int dim, float **dir) {
+    vit_model *t = NULL;
+    BpeTok *tok = NULL;
+    vit_bind_opts bo = {0, 1};
+    char err[1024];
+    int rc = -1;
+    if (!o->text_model || !o->vocab) { fprintf(stderr, "vitrun heatmap: --text needs --text-model and --vocab\n"); return -1; }
+    if (vit_model_load(ctx, o->text_model, &t) || vit_model_bind(ctx, t, o->text_weights ? o->text_weights : o->weights, &bo)) {
+        fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx));
+        goto done;
+    }
+    if (bpe_load(o->vocab, &tok, err, sizeof err)) { fprintf(stderr, "vitrun: vocabulary: %s\n", err); goto done; }
+    int64_t tdim = vit_model_output_numel(t, 0);
+    if (tdim != dim) {
+        fprintf(stderr, "vitrun: the text model's embedding has %lld values, the output '%s' has %d: not the image tower of this text tower\n",
+                (long long)tdim, o->output, dim);
+        goto done;
+    }
+    *dir = malloc(sizeof(float) * (size_t)dim);
+    const char *texts[1] = {o->text};
+    vit_text_opts to = {VIT_ENGINE_JIT, o->threads};
+    if (!*dir || vit_embed_texts(ctx, t, tok, texts, 1, NULL, 0, &to, *dir)) { fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx)); goto done; }
+    rc = 0;
+done:
+    bpe_free(tok);
+    vit_model_free(t);
+    return rc;
+}
+
+/* the output's size from the plain module (before the decomposition is derived) */
+static int output_dim(vit_ctx *ctx, const char *module, const char *output) {
+    vit_model *m = NULL;
+    if (vit_model_load(ctx, module, &m)) { fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx)); return -1; }
+    int k = vit_model_output_find(m, output), dim = k < 0 ? -1 : (int)vit_model_output_numel(m, k);
+    if (k < 0) fprintf(stderr, "vitrun: the module has no output '%s'\n", output);
+    vit_model_free(m);
+    return dim;
+}
 
 int cmd_heatmap(int argc, char **argv) {
-    (void)argc;
-    fprintf(stderr, "vitrun %s: not available in this build yet\n", argv[1]);
-    return 2;
+    HmOpts o;
+    int pr = parse(argc, argv, &o);
+    if (pr) { free(o.args); return pr > 0 ? usage(stdout) : 2; }
+    if (!o.module || !o.out || !o.nargs) { free(o.args); return usage(stderr); }
+    if ((o.klass >= 0) == (o.text != NULL)) { fprintf(stderr, "vitrun heatmap: give one direction: --class K or --text TEXT\n"); free(o.args); return 2; }
+    vit_ctx *ctx = vit_ctx_new();
+    vit_model *m = NULL;
+    CliData d = {0};
+    CliComps c = {0};
+    float *dir = NULL, **outs = NULL, *score = NULL, *maps = NULL;
+    unsigned char *sel = NULL;
+    int *heads = NULL, nh = 0, nout = 0, rc = 1, ntok, first, gh, gw;
+    vit_picture **panels = NULL;
+    int npanels = 0;
+    if (!o.output) o.output = "logits";
+    int dim = output_dim(ctx, o.module, o.output);
+    if (dim < 0) goto done;
+    if (o.klass >= dim) { fprintf(stderr, "vitrun heatmap: --class %d, but the output '%s' has %d rows\n", o.klass, o.output, dim); goto done; }
+    if (o.text) {
+        if (embed_text(ctx, &o, dim, &dir)) goto done;
+    } else {
+        dir = calloc((size_t)dim, sizeof(float));
+        if (!dir) goto done;
+        dir[o.klass] = 1;
+    }
+    if (cli_data_load(&d, o.args, o.nargs)) goto done;
+    vit_decomp_opts dop = {.output = o.output, .split = o.split, .from = o.from, .directions = 1};
+    vit_bind_opts bo = {0};
+    if (!o.weights) { fprintf(stderr, "vitrun: --weights FILE.safetensors is required\n"); goto done; }
+    if (vit_model_load_decomposed(ctx, o.module, &dop, &m) || vit_model_bind(ctx, m, o.weights, &bo) ||
+        vit_model_set_param(ctx, m, "__directions", dir, dim)) {
+        fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx));
+        goto done;
+    }
+    if (cli_comps_read(m, &c) || cli_comps_grid(ctx, m, &c, &ntok, &first, &gh, &gw)) goto done;
+    char pname[256];
+    snprintf(pname, sizeof pname, "proj.%s", o.output);
+    int kp = vit_model_output_find(m, pname);
+    nout = vit_model_noutputs(m);
+    if (kp < 0) { fprintf(stderr, "vitrun: no projection output '%s'\n", pname); goto done; }
+    if (cli_run_images(ctx, m, d.image, d.n, o.threads, "heatmap", &outs)) goto done;
+    /* heads: the distinct names of token components; a head's id is its first component */
+    heads = malloc(sizeof(int) * (size_t)c.n);
+    score = calloc((size_t)c.n, sizeof(float));
+    sel = calloc((size_t)c.n, 1);
+    if (!heads || !score || !sel) goto done;
+    for (int i = 0; i < c.n; i++) {
+        if (c.token[i] < 0) continue;
+        int h = -1;
+        for (int j = 0; j < nh && h < 0; j++)
+            if (!strcmp(c.name[heads[j]], c.name[i])) h = j;
+        if (h < 0) heads[h = nh++] = i;
+    }
+    if (!nh) { fprintf(stderr, "vitrun: no token components\n"); goto done; }
+    unsigned char *chosen = calloc((size_t)nh, 1);
+    if (!chosen) goto done;
+    int nchosen = 0;
+    if (o.components || o.layer) {
+        char *s = strdup(o.components ? o.components : o.layer), *save = NULL;
+        for (char *t = strtok_r(s, ";", &save); t; t = strtok_r(NULL, ";", &save)) {
+            while (*t == ' ') t++;
+            int hit = 0;
+            for (int j = 0; j < nh; j++) {
+                const char *nm = c.name[heads[j]];
+                size_t n = strlen(t);
+                int ok = o.components ? !strcmp(nm, t)
+                                      : (!strncmp(nm, t, n) && nm[n] == '.') || (atoi(t) == c.layer[heads[j]] && t[0] >= '0' && t[0] <= '9');
+                if (ok) { chosen[j] = 1; hit = 1; }
+            }
+            if (!hit) {
+                fprintf(stderr, "vitrun: no %s '%s'; the heads are:", o.components ? "head named" : "layer", t);
+                for (int j = 0; j < nh; j++) fprintf(stderr, "%s '%s'", j ? "," : "", c.name[heads[j]]);
+                fprintf(stderr, "\n");
+                free(s);
+                free(chosen);
+                goto done;
+            }
+        }
+        free(s);
+    } else { /* the top N heads by mean |sum over tokens of the projection| */
+        float *hs = calloc((size_t)nh, sizeof(float));
+        for (int i = 0; i < d.n; i++)
+            for (int j = 0; j < nh; j++) {
+                double s = 0;
+                for (int k = 0; k < c.n; k++)
+                    if (c.token[k] >= 0 && !strcmp(c.name[k], c.name[heads[j]])) s += outs[kp][(size_t)i * c.n + k];
+                hs[j] += (float)fabs(s) / (float)d.n;
+            }
+        for (int t = 0; t < (o.top ? o.top : 3) && t < nh; t++) {
+            int b = -1;
+            for (int j = 0; j < nh; j++)
+                if (!chosen[j] && (b < 0 || hs[j] > hs[b])) b = j;
+            chosen[b] = 1;
+        }
+        free(hs);
+    }
+    for (int j = 0; j < nh; j++) nchosen += chosen[j];
+    int cols = nchosen + (nchosen > 1);
+    maps = malloc(sizeof(float) * (size_t)gh * gw * (size_t)(cols + 1));
+    panels = calloc((size_t)d.n * cols + 1, sizeof(vit_picture *));
+    if (!maps || !panels) { free(chosen); goto done; }
+    for (int i = 0; i < d.n; i++) {
+        vit_picture *view = NULL;
+        if (vit_model_view(ctx, m, d.image[i], 0, &view)) { fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx)); free(chosen); goto done; }
+        float range = 0, *sum = maps + (size_t)cols * gh * gw;
+        memset(sum, 0, sizeof(float) * (size_t)gh * gw);
+        int p = 0;
+        for (int j = 0; j < nh; j++) {
+            if (!chosen[j]) continue;
+            for (int k = 0; k < c.n; k++) sel[k] = c.token[k] >= 0 && !strcmp(c.name[k], c.name[heads[j]]);
+            float *mp = maps + (size_t)p++ * gh * gw;
+            cli_patch_map(&c, sel, outs[kp] + (size_t)i * c.n, 1, first, gh, gw, mp);
+            for (int q = 0; q < gh * gw; q++) sum[q] += mp[q];
+        }
+        if (cols > nchosen) memcpy(maps + (size_t)nchosen * gh * gw, sum, sizeof(float) * (size_t)gh * gw);
+        for (int q = 0; q < cols * gh * gw; q++) range = fabsf(maps[q]) > range ? fabsf(maps[q]) : range;
+        p = 0;
+        for (int j = 0; j <= nh; j++) {
+            if (j < nh && !chosen[j]) continue;
+            if (j == nh && cols == nchosen) break;
+            char title[512];
+            float tot = 0;
+            for (int q = 0; q < gh * gw; q++) tot += maps[(size_t)p * gh * gw + q];
+            snprintf(title, sizeof title, "%s%s: %s %+.3g", j < nh ? c.name[heads[j]] : "sum", i == 0 ? "" : "",
+                     o.text ? o.text : "class", tot);
+            if (!o.text) snprintf(title, sizeof title, "%s: class %d %+.3g", j < nh ? c.name[heads[j]] : "sum", o.klass, tot);
+            panels[npanels++] = vit_draw_heatmap(view, maps + (size_t)p * gh * gw, gw, gh, range, o.scale, title);
+            p++;
+        }
+        vit_picture_free(view);
+    }
+    free(chosen);
+    int cell = panels[0] ? (panels[0]->w > panels[0]->h ? panels[0]->w : panels[0]->h) : 64;
+    vit_picture *pic = vit_draw_grid((const vit_picture *const *)panels, NULL, npanels, cols, cell, NULL);
+    if (!pic || vit_picture_write_png(ctx, pic, o.out)) { fprintf(stderr, "vitrun: %s\n", pic ? vit_last_error(ctx) : "out of memory"); vit_picture_free(pic); goto done; }
+    vit_picture_free(pic);
+    printf("wrote %s: %d image%s x %d panel%s (%d x %d patch grid)\n", o.out, d.n, d.n == 1 ? "" : "s", cols, cols == 1 ? "" : "s", gh, gw);
+    rc = 0;
+done:
+    for (int k = 0; k < npanels; k++) vit_picture_free(panels[k]);
+    free(panels);
+    cli_free_outputs(outs, nout);
+    cli_comps_free(&c);
+    cli_data_free(&d);
+    free(dir); free(score); free(maps); free(sel); free(heads); free(o.args);
+    vit_model_free(m);
+    vit_ctx_free(ctx);
+    return rc;
 }

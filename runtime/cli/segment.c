@@ -99,8 +99,14 @@ int cmd_segment(int argc, char **argv) {
         if (d.klass[i] >= classes) { fprintf(stderr, "vitrun: labels do not match the model: %s has class %d, the output '%s' has %d\n", d.image[i], d.klass[i], output, classes); goto done; }
     nout = vit_model_noutputs(m);
     smk = malloc(sizeof(int) * (size_t)nout);
-    for (int k = 0; k < nout; k++)
-        if (!strncmp(vit_model_output_name(m, k), "softmax.", 8)) smk[nsm++] = k;
+    for (int k = 0; k < nout; k++) {
+        if (strncmp(vit_model_output_name(m, k), "softmax.", 8)) continue;
+        const IrShape *s = &vit_model_graph(m)->nodes[vit_model_graph(m)->outputs[k].node].shape;
+        int full = 0; /* query and key axes both of all the tokens */
+        for (int a = 0; a < s->rank; a++) full += s->ax[a].size == ntok;
+        if (full < 2) q = -1;
+        smk[nsm++] = k;
+    }
     if (q < 0) fprintf(stderr, "vitrun: the output '%s' pools no single token: no attention baselines\n", output);
     sel = calloc((size_t)c.n, 1);
     for (int i = 0; i < c.n; i++) sel[i] = c.token[i] >= 0 && !strcmp(c.kind[i], "attn");
