@@ -1,0 +1,102 @@
+#!/bin/bash
+# vitrun heatmap, segment, ablate and probe on the toy models and a small toy
+# world: each writes what it says (PNG pictures, reports, a probe), ablating
+# the probe's top background components changes accuracy, and every bad
+# request (unknown component, a probe or text tower of another module, an
+# empty folder, labels that do not fit) fails with a clear message and leaves
+# no output file.
+set -u
+B=${1:-build}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+V="$B/vitrun"
+pass=0; fail=0
+ok() { echo "ok - $1"; pass=$((pass+1)); }
+bad() { echo "not ok - $1"; fail=$((fail+1)); }
+png() { head -c 8 "$1" 2>/dev/null | od -An -tx1 | grep -q '89 50 4e 47 0d 0a 1a 0a'; }
+
+# expect NAME PATTERN CMD...: fails cleanly, message matches PATTERN, no $T/out* left
+expect() {
+  local name=$1 pat=$2; shift 2
+  rm -f "$T"/out*
+  "$@" > "$T/log" 2>&1; local rc=$?
+  if [ $rc -eq 0 ] || [ $rc -ge 128 ]; then bad "$name: exit status $rc"; cat "$T/log"; return; fi
+  if ! grep -qiE -- "$pat" "$T/log"; then bad "$name: message does not match /$pat/:"; cat "$T/log"; return; fi
+  if ls "$T"/out* > /dev/null 2>&1; then bad "$name: output left behind: $(ls "$T"/out*)"; return; fi
+  ok "$name: $(grep -iE -- "$pat" "$T/log" | head -1 | cut -c1-150)"
+}
+
+"$B/vitc" compile archs/deit_tiny_patch16_224.vit -o "$T/deit.vitm" --set size=64 --set patch=8 --set dim=96 --set depth=4 \
+  --set heads=3 --set mlp=384 --set classes=2 --set pos_grid=8 > /dev/null &&
+"$B/vitc" compile archs/openclip_vit_b_16.vit -o "$T/clip.vitm" --set size=64 --set patch=8 --set dim=96 --set depth=4 \
+  --set heads=3 --set mlp=384 --set pos_grid=8 --set proj=64 > /dev/null &&
+"$B/vitc" compile archs/openclip_vit_b_16_text.vit -o "$T/text.vitm" --set ctx=16 --set vocab=602 --set width=64 --set depth=2 \
+  --set heads=4 --set mlp=256 --set embed=64 > /dev/null &&
+"$V" toyworld generate --seed 2 --count 24 --size 64 --balanced -o "$T/data" > /dev/null &&
+"$V" toyworld generate --seed 1 --count 96 --size 64 --spurious 0.9 -o "$T/train" > /dev/null || { echo "not ok - setup"; exit 1; }
+D=(--weights examples/toy/deit_toy.safetensors)
+C=(--weights examples/toy/clip_toy.safetensors)
+
+# probe and ablate
+if "$V" probe "$T/clip.vitm" "${C[@]}" "$T/train" -o "$T/probe.safetensors" > "$T/log" 2>&1 && [ -f "$T/probe.safetensors" ] &&
+   grep -q "probe on 'repr' \[96\] for 2 classes, 96 images" "$T/log"; then ok "probe: $(head -1 "$T/log" | cut -c1-120)"
+else bad "probe"; cat "$T/log"; fi
+if "$V" ablate "$T/clip.vitm" "${C[@]}" --probe "$T/probe.safetensors" --rank domain-class --top 2 --reference "$T/train" "$T/data" \
+     -o "$T/abl.json" > "$T/log" 2>&1 && grep -q '"after": {"average"' "$T/abl.json" && [ "$(grep -c '^  \* ' "$T/log")" = 2 ] &&
+   grep -q "^before .*A on land" "$T/log"; then ok "ablate with a probe, ranked by domain minus class"
+else bad "ablate --rank"; cat "$T/log"; fi
+# the model's own head: ablating a whole layer by its scope changes nothing for 'before'
+if "$V" ablate "$T/deit.vitm" "${D[@]}" --components "blocks.3" --zero "$T/data" > "$T/log" 2>&1 &&
+   grep -q "zero-ablating 4 components of logits (the model's head), 24 images" "$T/log"; then ok "ablate a layer by scope (3 heads + MLP)"
+else bad "ablate --components blocks.3"; cat "$T/log"; fi
+if "$V" ablate --layers "$T/curve.png" --model deit="$T/deit.vitm",examples/toy/deit_toy.safetensors \
+     --model clip="$T/clip.vitm",examples/toy/clip_toy.safetensors,"$T/probe.safetensors" "$T/data" > "$T/log" 2>&1 && png "$T/curve.png" &&
+   [ "$(grep -c '^deit: ' "$T/log")" = 9 ] && [ "$(grep -c '^clip: ' "$T/log")" = 9 ]; then ok "layer-ablation chart of two models (8 components each)"
+else bad "ablate --layers"; cat "$T/log"; fi
+
+# segment and heatmap
+if "$V" segment "$T/deit.vitm" "${D[@]}" "$T/data" --pictures 2 "$T/seg.png" -o "$T/seg.json" > "$T/log" 2>&1 && png "$T/seg.png" &&
+   grep -q "^| decomposition" "$T/log" && grep -q "^| raw attention" "$T/log" && grep -q "^| attention rollout" "$T/log" &&
+   grep -q '"miou"' "$T/seg.json"; then ok "segment: decomposition, raw attention and rollout on 24 masks"
+else bad "segment"; cat "$T/log"; fi
+if "$V" heatmap "$T/deit.vitm" "${D[@]}" --class 1 --layer 3 "$T/data/images/000003.png" -o "$T/hm.png" > "$T/log" 2>&1 && png "$T/hm.png" &&
+   grep -q "1 image x 4 panels (8 x 8 patch grid)" "$T/log"; then ok "heatmap: a class row, the heads of a layer and their sum"
+else bad "heatmap --class"; cat "$T/log"; fi
+if "$V" heatmap "$T/clip.vitm" "${C[@]}" --text-model "$T/text.vitm" --vocab examples/toy/clip_toy_vocab.txt --text water --top 2 \
+     "$T/data/images/000001.png" "$T/data/images/000002.png" -o "$T/hm2.png" > "$T/log" 2>&1 && png "$T/hm2.png" &&
+   grep -q "2 images x 3 panels" "$T/log"; then ok "heatmap: a text direction, the top 2 heads"
+else bad "heatmap --text"; cat "$T/log"; fi
+
+# bad input
+mkdir -p "$T/empty"
+expect "unknown component (ablate)" "no component named 'blocks.9.attn head 0'; the components are: 'init'" \
+  "$V" ablate "$T/deit.vitm" "${D[@]}" --components "blocks.9.attn head 0" "$T/data" -o "$T/out.json"
+expect "unknown head (heatmap)" "no head named 'blocks.3.attn head 7'" \
+  "$V" heatmap "$T/deit.vitm" "${D[@]}" --class 0 --components "blocks.3.attn head 7" "$T/data/images/000000.png" -o "$T/out.png"
+expect "a probe of another module's output" "reads 96 features, but this module's 'logits' has 2" \
+  "$V" ablate "$T/deit.vitm" "${D[@]}" --probe "$T/probe.safetensors" --output logits --components blocks.3 "$T/data" -o "$T/out.json"
+expect "a text tower of another image tower" "text model's embedding has 64 values, the output 'logits' has 2" \
+  "$V" heatmap "$T/deit.vitm" "${D[@]}" --text water --text-model "$T/text.vitm" --text-weights examples/toy/clip_toy.safetensors \
+  --vocab examples/toy/clip_toy_vocab.txt "$T/data/images/000000.png" -o "$T/out.png"
+expect "a class the output does not have" "--class 2, but the output 'logits' has 2 rows" \
+  "$V" heatmap "$T/deit.vitm" "${D[@]}" --class 2 "$T/data/images/000000.png" -o "$T/out.png"
+expect "empty folder (segment)" "no images \(\*\.png, \*\.jpg\) in this folder" "$V" segment "$T/deit.vitm" "${D[@]}" "$T/empty" -o "$T/out.json"
+expect "empty folder (heatmap)" "no images" "$V" heatmap "$T/deit.vitm" "${D[@]}" --class 0 "$T/empty" -o "$T/out.png"
+expect "images without masks (segment)" "no mask in the labels" "$V" segment "$T/deit.vitm" "${D[@]}" "$T/data/images" -o "$T/out.json"
+mkdir -p "$T/bad"; cp -r "$T/data/images" "$T/bad/"
+sed 's/"class": 1/"class": 5/' "$T/data/labels.jsonl" > "$T/bad/labels.jsonl"
+expect "labels that do not fit the head" "labels do not match the model's output: .* has class 5, but the head has 2 classes" \
+  "$V" ablate "$T/deit.vitm" "${D[@]}" --components blocks.3 "$T/bad" -o "$T/out.json"
+echo '{"index": 0}' > "$T/bad/labels.jsonl"
+expect "a labels file without images" "not a label record with an \"image\"" "$V" probe "$T/clip.vitm" "${C[@]}" "$T/bad" -o "$T/out.safetensors"
+head -3 "$T/data/labels.jsonl" | sed 's/"domain": "[a-z]*", //' > "$T/bad/labels.jsonl"
+expect "ranking by a field the labels lack" "no label field \"domain\"" \
+  "$V" ablate "$T/deit.vitm" "${D[@]}" --rank domain --top 1 "$T/bad" -o "$T/out.json"
+grep '"class": 0' "$T/data/labels.jsonl" | head -3 > "$T/bad/labels.jsonl"
+expect "a single class for a probe" "single class" "$V" probe "$T/clip.vitm" "${C[@]}" "$T/bad" -o "$T/out.safetensors"
+expect "bad --target" "--target label or pred" "$V" segment "$T/deit.vitm" "${D[@]}" --target best "$T/data" -o "$T/out.json"
+expect "no selection" "choose components with --components or --rank" "$V" ablate "$T/deit.vitm" "${D[@]}" "$T/data" -o "$T/out.json"
+expect "missing weights" "--weights FILE.safetensors is required" "$V" segment "$T/deit.vitm" "$T/data" -o "$T/out.json"
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
