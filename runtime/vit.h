@@ -323,4 +323,40 @@ VIT_API void vit_seg_result(const vit_seg_stats *s, double *pixacc, double *miou
 
 /* ---- reports (runtime/app/report.c) ---- */
 
+/* One self-contained HTML page from the result files of runs: every directory
+ * in dirs (and its sub-directories, names in byte order, hidden names
+ * skipped, symbolic links to directories not followed) with something to show
+ * is a section of a table of contents; PNG / JPEG pictures are inlined as
+ * base64 data: URIs (a picture that does not decode is an error), JSON files
+ * are rendered as tables (key / value rows, parallel lists as columns, lists
+ * of objects as one row each), markdown files as headings, pipe tables,
+ * lists, code and paragraphs.  Captions are file names, or the second field
+ * of a "FILE<tab>caption" line of a `captions.tsv` in the directory (its
+ * files first, in its order).  Every string from a file or a name is
+ * HTML-escaped; a content security policy allows data: pictures, inline
+ * style and the page's one script, which writes into <body> how many
+ * pictures there are and how many decoded (attributes data-images,
+ * data-decoded).  The page is written to out atomically.  A directory that
+ * is missing or has nothing to show, an unreadable file or bad JSON is an
+ * error (and nothing is written). */
+typedef struct {
+    const char *title; /* NULL: "vitrun report" */
+    int max_images;    /* pictures shown per directory (0: 48); the others are counted in a note */
+    void (*progress)(void *user, int done, int total); /* may be NULL; called after each file */
+    void *user;
+} vit_report_opts;
+typedef struct {
+    int images, json, markdown; /* files shown */
+    int hidden;                 /* pictures left out (max_images) */
+    size_t bytes;               /* size of the page */
+} vit_report_stats;
+VIT_API int vit_report_write(vit_ctx *ctx, const char *const *dirs, int ndirs, const vit_report_opts *opts,
+                             const char *out, vit_report_stats *stats);
+/* s as HTML text, also safe in a quoted attribute: & < > " ' as entities,
+ * control bytes (but tab and newline) and invalid UTF-8 as U+FFFD.  Malloc'ed
+ * (NULL when out of memory). */
+VIT_API char *vit_html_escape(const char *s);
+/* Standard base64 (RFC 4648, '=' padding) of n bytes; malloc'ed (NULL when out of memory). */
+VIT_API char *vit_base64_encode(const void *data, size_t n);
+
 #endif
