@@ -670,8 +670,11 @@ static int item_image(vit_ctx *ctx, Buf *b, const Item *it, int s, int i, const 
     char err[1024];
     unsigned char *rgb = NULL;
     int w, h;
-    if (img_decode_rgb8(d, n, it->path, &rgb, &w, &h, err, sizeof err))
-        return vit_ctx_fail(ctx, VIT_ERR_FORMAT, "%s: not a readable PNG or JPEG picture (%s)", it->path, err);
+    if (img_decode_rgb8(d, n, it->path, &rgb, &w, &h, err, sizeof err)) {
+        size_t pl = strlen(it->path); /* the decoder's message starts with the path too */
+        const char *why = !strncmp(err, it->path, pl) && !strncmp(err + pl, ": ", 2) ? err + pl + 2 : err;
+        return vit_ctx_fail(ctx, VIT_ERR_FORMAT, "%s: not a readable PNG or JPEG picture (%s)", it->path, why);
+    }
     free(rgb);
     int png = n >= 8 && !memcmp(d, "\x89PNG\r\n\x1a\n", 8);
     buf_printf(b, "<figure id=\"s%d-%d\"><img src=\"data:image/%s;base64,", s, i, png ? "png" : "jpeg");
