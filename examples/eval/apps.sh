@@ -73,9 +73,18 @@ acc() { sed -n "s/^$1 *average *\([0-9.]*\) %  worst group *\([0-9.]*\) %.*/\1 |
     grep '^|' "$W/seg_$t.txt"
     echo
   done
+  "$V" segment "$W/clip_image.vitm" "${C[@]}" "$W/test" --text-field colour --text-model "$W/clip_text.vitm" \
+    --vocab examples/toy/clip_toy_vocab.txt --pictures 6 "$W/seg_clip.png" -o "$W/seg_clip.json" 2> /dev/null > "$W/seg_clip.txt"
+  echo "clip_toy, direction: the text embedding of the image's colour (the value of its label field \`colour\`, embedded"
+  echo "by the text tower; output \`logits\`, the image embedding) (\`vitrun segment clip_image.vitm --weights"
+  echo "examples/toy/clip_toy.safetensors test --text-field colour --text-model clip_text.vitm --vocab examples/toy/clip_toy_vocab.txt\`):"
+  echo
+  grep '^|' "$W/seg_clip.txt"
+  echo
 } > "$OUT"
 
 # pictures
+cp "$W/seg_clip.png" "$PIC/apps_segment_clip.png"
 cp "$W/seg_label.png" "$PIC/apps_segment.png"
 "$V" heatmap "$W/deit_toy.vitm" "${D[@]}" --class 1 --layer 3 "$W"/test/images/00000{0,1,2,3}.png -o "$PIC/apps_heatmap_deit.png" > /dev/null 2>&1
 "$V" heatmap "$W/clip_image.vitm" "${C[@]}" --text-model "$W/clip_text.vitm" --vocab examples/toy/clip_toy_vocab.txt --text water \
@@ -87,7 +96,7 @@ cp "$W/seg_label.png" "$PIC/apps_segment.png"
   echo
   echo "- \`docs/eval/apps_heatmap_deit.png\`: \`vitrun heatmap deit_toy.vitm --class 1 --layer 3\` on test images 0-3 (class B's logit, the three heads of the last block and their sum)."
   echo "- \`docs/eval/apps_heatmap_clip_water.png\`: \`vitrun heatmap clip_image.vitm --text water --top 3\` (the text tower's embedding of \"water\"; the three heads with the largest mean |projection|)."
-  echo "- \`docs/eval/apps_segment.png\`: the first six test images, their masks, and the three segmentation maps."
+  echo "- \`docs/eval/apps_segment.png\`, \`docs/eval/apps_segment_clip.png\`: the first six test images, their masks, and the three maps (deit_toy with the labelled class; clip_toy with the colour's text)."
   echo "- \`docs/eval/apps_layers.png\`: \`vitrun ablate --layers\`: accuracy (group average) on the test split while mean-ablating the attention and MLP components from the last block backwards."
   echo
   echo "| components removed | $(sed -n 's/^\([a-z_]*\): *0 removed.*/\1/p' "$W/layers.txt" | paste -sd'|' | sed 's/|/ | /g') |"

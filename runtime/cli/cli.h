@@ -85,6 +85,14 @@ int cli_run_images(struct vit_ctx *ctx, struct vit_model *m, char **paths, int n
                    float ***outs);
 void cli_free_outputs(float **outs, int nout);
 
+/* The size of a module's output (-1 with a message when it has none). */
+int cli_output_dim(struct vit_ctx *ctx, const char *module, const char *output);
+/* n texts embedded by a CLIP text tower (module, weights, vocabulary) into
+ * *out [n, dim] (malloc'd); the embedding must have `dim` values (the image
+ * output `output` the directions are for).  -1 with a message. */
+int cli_embed_texts(struct vit_ctx *ctx, const char *module, const char *weights, const char *vocab, const char *const *texts,
+                    int n, int dim, const char *output, int threads, float **out);
+
 /* The components of a decomposed model: names (without " token t" when
  * tokens are split), layer, head, token (-1 when none), kind ("attn" ...). */
 typedef struct {

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bpe.h"
 #include "cli.h"
 #include "vit.h"
 
@@ -261,4 +262,45 @@ void cli_patch_map(const CliComps *c, const unsigned char *sel, const float *val
         int p = c->token[i] - first;
         if (sel[i] && c->token[i] >= 0 && p >= 0 && p < gh * gw) map[p] += val[(size_t)i * stride];
     }
+}
+
+int cli_output_dim(vit_ctx *ctx, const char *module, const char *output) {
+    vit_model *m = NULL;
+    if (vit_model_load(ctx, module, &m)) { fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx)); return -1; }
+    int k = vit_model_output_find(m, output), dim = k < 0 ? -1 : (int)vit_model_output_numel(m, k);
+    if (k < 0) fprintf(stderr, "vitrun: the module has no output '%s'\n", output);
+    vit_model_free(m);
+    return dim;
+}
+
+int cli_embed_texts(vit_ctx *ctx, const char *module, const char *weights, const char *vocab, const char *const *texts, int n,
+                    int dim, const char *output, int threads, float **out) {
+    vit_model *t = NULL;
+    BpeTok *tok = NULL;
+    vit_bind_opts bo = {0, 1};
+    char err[1024];
+    int rc = -1;
+    *out = NULL;
+    if (!module || !vocab) { fprintf(stderr, "vitrun: texts need --text-model and --vocab\n"); return -1; }
+    if (vit_model_load(ctx, module, &t) || vit_model_bind(ctx, t, weights, &bo)) { fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx)); goto done; }
+    if (bpe_load(vocab, &tok, err, sizeof err)) { fprintf(stderr, "vitrun: vocabulary: %s\n", err); goto done; }
+    int64_t tdim = vit_model_output_numel(t, 0);
+    if (tdim != dim) {
+        fprintf(stderr, "vitrun: the text model's embedding has %lld values, the output '%s' has %d: not the image tower of this text tower\n",
+                (long long)tdim, output, dim);
+        goto done;
+    }
+    *out = malloc(sizeof(float) * (size_t)n * dim);
+    vit_text_opts to = {VIT_ENGINE_JIT, threads};
+    if (!*out || vit_embed_texts(ctx, t, tok, texts, n, NULL, 0, &to, *out)) {
+        fprintf(stderr, "vitrun: %s\n", *out ? vit_last_error(ctx) : "out of memory");
+        free(*out);
+        *out = NULL;
+        goto done;
+    }
+    rc = 0;
+done:
+    bpe_free(tok);
+    vit_model_free(t);
+    return rc;
 }

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bpe.h"
 #include "cli.h"
 #include "vit.h"
 
@@ -59,46 +58,6 @@ static int parse(int argc, char **argv, HmOpts *o) {
     return 0;
 }
 
-/* the text's embedding through the text tower: dim floats in *dir */
-static int embed_text(vit_ctx *ctx, const HmOpts *o, int dim, float **dir) {
-    vit_model *t = NULL;
-    BpeTok *tok = NULL;
-    vit_bind_opts bo = {0, 1};
-    char err[1024];
-    int rc = -1;
-    if (!o->text_model || !o->vocab) { fprintf(stderr, "vitrun heatmap: --text needs --text-model and --vocab\n"); return -1; }
-    if (vit_model_load(ctx, o->text_model, &t) || vit_model_bind(ctx, t, o->text_weights ? o->text_weights : o->weights, &bo)) {
-        fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx));
-        goto done;
-    }
-    if (bpe_load(o->vocab, &tok, err, sizeof err)) { fprintf(stderr, "vitrun: vocabulary: %s\n", err); goto done; }
-    int64_t tdim = vit_model_output_numel(t, 0);
-    if (tdim != dim) {
-        fprintf(stderr, "vitrun: the text model's embedding has %lld values, the output '%s' has %d: not the image tower of this text tower\n",
-                (long long)tdim, o->output, dim);
-        goto done;
-    }
-    *dir = malloc(sizeof(float) * (size_t)dim);
-    const char *texts[1] = {o->text};
-    vit_text_opts to = {VIT_ENGINE_JIT, o->threads};
-    if (!*dir || vit_embed_texts(ctx, t, tok, texts, 1, NULL, 0, &to, *dir)) { fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx)); goto done; }
-    rc = 0;
-done:
-    bpe_free(tok);
-    vit_model_free(t);
-    return rc;
-}
-
-/* the output's size from the plain module (before the decomposition is derived) */
-static int output_dim(vit_ctx *ctx, const char *module, const char *output) {
-    vit_model *m = NULL;
-    if (vit_model_load(ctx, module, &m)) { fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx)); return -1; }
-    int k = vit_model_output_find(m, output), dim = k < 0 ? -1 : (int)vit_model_output_numel(m, k);
-    if (k < 0) fprintf(stderr, "vitrun: the module has no output '%s'\n", output);
-    vit_model_free(m);
-    return dim;
-}
-
 int cmd_heatmap(int argc, char **argv) {
     HmOpts o;
     int pr = parse(argc, argv, &o);
@@ -115,11 +74,14 @@ int cmd_heatmap(int argc, char **argv) {
     vit_picture **panels = NULL;
     int npanels = 0;
     if (!o.output) o.output = "logits";
-    int dim = output_dim(ctx, o.module, o.output);
+    int dim = cli_output_dim(ctx, o.module, o.output);
     if (dim < 0) goto done;
     if (o.klass >= dim) { fprintf(stderr, "vitrun heatmap: --class %d, but the output '%s' has %d rows\n", o.klass, o.output, dim); goto done; }
     if (o.text) {
-        if (embed_text(ctx, &o, dim, &dir)) goto done;
+        const char *texts[1] = {o.text};
+        if (cli_embed_texts(ctx, o.text_model, o.text_weights ? o.text_weights : o.weights, o.vocab, texts, 1, dim, o.output,
+                            o.threads, &dir))
+            goto done;
     } else {
         dir = calloc((size_t)dim, sizeof(float));
         if (!dir) goto done;

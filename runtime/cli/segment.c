@@ -15,12 +15,15 @@
 
 static int usage(FILE *f) {
     fprintf(f, "usage: vitrun segment MODULE --weights W DATA... [--output logits] [--from L] [--split head,token]\n"
-               "         [--target label|pred] [--pictures N PICTURE.png] [--threads T] [-o report.json]\n"
+               "         [--target label|pred | --text-field F --text-model T.vitm [--text-weights TW] --vocab V]\n"
+               "         [--pictures N PICTURE.png] [--threads T] [-o report.json]\n"
                "DATA: a data set with masks (a folder with labels.jsonl naming \"image\", \"mask\" and \"class\").\n"
                "Each image's heat map is the sum over attention heads and layers (from L) of the per-token\n"
                "contributions to the class's logit (the labelled class, or the predicted one with --target pred),\n"
                "on the patch grid, resized to the model's view; clipped at 0, divided by the max and thresholded at\n"
-               "the mean.  Reported: pixel accuracy, mIoU (background and foreground), foreground IoU, mAP.\n");
+               "the mean.  Reported: pixel accuracy, mIoU (background and foreground), foreground IoU, mAP.\n"
+               "With --text-field, the direction is instead the text embedding (CLIP text tower) of the image's\n"
+               "value of that label field (e.g. colour), and the output is an embedding.\n");
     return f == stderr ? 2 : 0;
 }
 
@@ -43,13 +46,15 @@ static void head_mean(const float *sm, const IrShape *s, const char *kax, int nt
 
 int cmd_segment(int argc, char **argv) {
     const char *module = NULL, *weights = NULL, *output = "logits", *from = NULL, *split = "head,token", *out = NULL, *pics = NULL;
+    const char *tfield = NULL, *tmodel = NULL, *tweights = NULL, *vocab = NULL;
     int threads = 2, npics = 0, pred_target = 0, nargs = 0;
     char **args = calloc((size_t)argc, sizeof(char *));
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { free(args); return usage(stdout); }
         int val = !strcmp(a, "--weights") || !strcmp(a, "--output") || !strcmp(a, "--from") || !strcmp(a, "--split") ||
-                  !strcmp(a, "-o") || !strcmp(a, "--threads") || !strcmp(a, "--target") || !strcmp(a, "--pictures");
+                  !strcmp(a, "-o") || !strcmp(a, "--threads") || !strcmp(a, "--target") || !strcmp(a, "--pictures") ||
+                  !strcmp(a, "--text-field") || !strcmp(a, "--text-model") || !strcmp(a, "--text-weights") || !strcmp(a, "--vocab");
         if (!val && a[0] == '-') { fprintf(stderr, "vitrun segment: unknown option %s\n", a); free(args); return 2; }
         if (!val) { if (!module) module = a; else args[nargs++] = argv[i]; continue; }
         if (i + 1 >= argc || (!strcmp(a, "--pictures") && i + 2 >= argc)) { fprintf(stderr, "vitrun segment: %s needs a value\n", a); free(args); return 2; }
@@ -59,6 +64,10 @@ int cmd_segment(int argc, char **argv) {
         else if (!strcmp(a, "--from")) from = v;
         else if (!strcmp(a, "--split")) split = v;
         else if (!strcmp(a, "-o")) out = v;
+        else if (!strcmp(a, "--text-field")) tfield = v;
+        else if (!strcmp(a, "--text-model")) tmodel = v;
+        else if (!strcmp(a, "--text-weights")) tweights = v;
+        else if (!strcmp(a, "--vocab")) vocab = v;
         else if (!strcmp(a, "--threads") && cli_parse_int(a, v, 1, 256, &threads)) { free(args); return 2; }
         else if (!strcmp(a, "--target")) {
             if (strcmp(v, "label") && strcmp(v, "pred")) { fprintf(stderr, "vitrun segment: --target label or pred, not '%s'\n", v); free(args); return 2; }
@@ -78,24 +87,43 @@ int cmd_segment(int argc, char **argv) {
     CliComps c = {0};
     float **outs = NULL, *map = NULL, *heat = NULL, *att = NULL, *roll = NULL, *tmp = NULL, *row = NULL;
     unsigned char *sel = NULL, *mk = NULL;
+    float *dirs = NULL;
+    int *tval = NULL, ntexts = 0;
     const vit_picture **grid = NULL;
     int rc = 1, nout = 0, ntok, first, gh, gw, nsm = 0, *smk = NULL;
     vit_seg_stats st[3] = {0};
     if (cli_data_load(&d, args, nargs)) goto done;
     for (int i = 0; i < d.n; i++) {
         if (!d.mask[i]) { fprintf(stderr, "vitrun: %s: no mask in the labels (segment needs a data set with masks)\n", d.image[i]); goto done; }
-        if (!pred_target && d.klass[i] < 0) { fprintf(stderr, "vitrun: %s: no \"class\" label (or use --target pred)\n", d.image[i]); goto done; }
+        if (!pred_target && !tfield && d.klass[i] < 0) { fprintf(stderr, "vitrun: %s: no \"class\" label (or use --target pred)\n", d.image[i]); goto done; }
     }
-    vit_decomp_opts dop = {.output = output, .split = split, .from = from, .attention = kax};
-    vit_bind_opts bo = {0};
     if (!weights) { fprintf(stderr, "vitrun: --weights FILE.safetensors is required\n"); goto done; }
-    if (vit_model_load_decomposed(ctx, module, &dop, &m) || vit_model_bind(ctx, m, weights, &bo)) { fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx)); goto done; }
+    if (tfield) { /* one direction per value of the field: its text's embedding */
+        char **names = NULL;
+        int dim = cli_output_dim(ctx, module, output);
+        tval = malloc(sizeof(int) * (size_t)d.n);
+        if (dim < 0 || !tval || cli_data_field(&d, tfield, tval, &names, &ntexts)) goto done;
+        for (int v = 0; v < ntexts; v++) { /* JSON strings lose their quotes */
+            size_t l = strlen(names[v]);
+            if (l >= 2 && names[v][0] == '"') { memmove(names[v], names[v] + 1, l - 2); names[v][l - 2] = 0; }
+        }
+        int e = cli_embed_texts(ctx, tmodel, tweights ? tweights : weights, vocab, (const char *const *)names, ntexts, dim, output, threads, &dirs);
+        cli_free_lines(names, ntexts);
+        if (e) goto done;
+    }
+    vit_decomp_opts dop = {.output = output, .split = split, .from = from, .attention = kax, .directions = ntexts};
+    vit_bind_opts bo = {0};
+    if (vit_model_load_decomposed(ctx, module, &dop, &m) || vit_model_bind(ctx, m, weights, &bo) ||
+        (dirs && vit_model_set_param(ctx, m, "__directions", dirs, (int64_t)ntexts * cli_output_dim(ctx, module, output)))) {
+        fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx));
+        goto done;
+    }
     if (cli_comps_read(m, &c) || cli_comps_grid(ctx, m, &c, &ntok, &first, &gh, &gw)) goto done;
     char cname[256];
-    snprintf(cname, sizeof cname, "contrib.%s", output);
+    snprintf(cname, sizeof cname, "%s.%s", tfield ? "proj" : "contrib", output);
     int ky = vit_model_output_find(m, output), kc = vit_model_output_find(m, cname), q = vit_model_output_token(m, output, ntok);
     int classes = (int)vit_model_output_numel(m, ky);
-    for (int i = 0; i < d.n && !pred_target; i++)
+    for (int i = 0; i < d.n && !pred_target && !tfield; i++)
         if (d.klass[i] >= classes) { fprintf(stderr, "vitrun: labels do not match the model: %s has class %d, the output '%s' has %d\n", d.image[i], d.klass[i], output, classes); goto done; }
     nout = vit_model_noutputs(m);
     smk = malloc(sizeof(int) * (size_t)nout);
@@ -125,10 +153,11 @@ int cmd_segment(int argc, char **argv) {
     if (!map || !heat || !att || !roll || !tmp || !row || !mk || !grid) { fprintf(stderr, "vitrun: out of memory\n"); goto done; }
     int ng = 0;
     for (int i = 0; i < d.n; i++) {
-        const float *lg = outs[ky] + (size_t)i * classes, *ct = outs[kc] + (size_t)i * c.n * classes;
-        int cls = d.klass[i];
-        if (pred_target || cls < 0) { cls = 0; for (int k = 1; k < classes; k++) cls = lg[k] > lg[cls] ? k : cls; }
-        cli_patch_map(&c, sel, ct + cls, classes, first, gh, gw, map);
+        const float *lg = outs[ky] + (size_t)i * classes;
+        int cls = d.klass[i], stride = tfield ? ntexts : classes;
+        if (tfield) cls = tval[i];
+        else if (pred_target || cls < 0) { cls = 0; for (int k = 1; k < classes; k++) cls = lg[k] > lg[cls] ? k : cls; }
+        cli_patch_map(&c, sel, outs[kc] + (size_t)i * c.n * stride + cls, stride, first, gh, gw, map);
         int nmaps = 1;
         if (q >= 0 && nsm) {
             /* raw: the last softmax's pooled-token row; rollout over all of them */
@@ -179,9 +208,11 @@ int cmd_segment(int argc, char **argv) {
     char *txt = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&txt, &len);
-    fprintf(f, "{\n  \"images\": %d, \"grid\": [%d, %d], \"output\": \"%s\", \"target\": \"%s\",\n  \"methods\": [", d.n, gh, gw, output, pred_target ? "pred" : "label");
-    printf("%d images, %d x %d patch grid, %s\n| method | pixel accuracy | mIoU | foreground IoU | mAP |\n| --- | --- | --- | --- | --- |\n", d.n, gh, gw,
-           pred_target ? "predicted class" : "labelled class");
+    char target[160];
+    snprintf(target, sizeof target, "%s%s", tfield ? "text of the label field " : pred_target ? "predicted class" : "labelled class", tfield ? tfield : "");
+    fprintf(f, "{\n  \"images\": %d, \"grid\": [%d, %d], \"output\": \"%s\", \"target\": \"%s\",\n  \"methods\": [", d.n, gh, gw, output, target);
+    printf("%d images, %d x %d patch grid, direction: %s\n| method | pixel accuracy | mIoU | foreground IoU | mAP |\n| --- | --- | --- | --- | --- |\n",
+           d.n, gh, gw, target);
     for (int k = 0; k < (q >= 0 && nsm ? 3 : 1); k++) {
         double pa, miou, fg, ap;
         vit_seg_result(&st[k], &pa, &miou, &fg, &ap);
@@ -207,6 +238,7 @@ done:
     cli_free_outputs(outs, nout);
     cli_comps_free(&c);
     cli_data_free(&d);
+    free(dirs); free(tval);
     free(map); free(heat); free(att); free(roll); free(tmp); free(row); free(mk); free(sel); free(smk); free(args);
     vit_model_free(m);
     vit_ctx_free(ctx);

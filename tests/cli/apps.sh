@@ -59,6 +59,10 @@ if "$V" segment "$T/deit.vitm" "${D[@]}" "$T/data" --pictures 2 "$T/seg.png" -o 
    grep -q "^| decomposition" "$T/log" && grep -q "^| raw attention" "$T/log" && grep -q "^| attention rollout" "$T/log" &&
    grep -q '"miou"' "$T/seg.json"; then ok "segment: decomposition, raw attention and rollout on 24 masks"
 else bad "segment"; cat "$T/log"; fi
+if "$V" segment "$T/clip.vitm" "${C[@]}" "$T/data" --text-field colour --text-model "$T/text.vitm" --vocab examples/toy/clip_toy_vocab.txt \
+     > "$T/log" 2>&1 && grep -q "direction: text of the label field colour" "$T/log" && grep -q "^| attention rollout" "$T/log"; then
+  ok "segment: a text direction per image from a label field"
+else bad "segment --text-field"; cat "$T/log"; fi
 if "$V" heatmap "$T/deit.vitm" "${D[@]}" --class 1 --layer 3 "$T/data/images/000003.png" -o "$T/hm.png" > "$T/log" 2>&1 && png "$T/hm.png" &&
    grep -q "1 image x 4 panels (8 x 8 patch grid)" "$T/log"; then ok "heatmap: a class row, the heads of a layer and their sum"
 else bad "heatmap --class"; cat "$T/log"; fi
@@ -94,6 +98,8 @@ expect "ranking by a field the labels lack" "no label field \"domain\"" \
   "$V" ablate "$T/deit.vitm" "${D[@]}" --rank domain --top 1 "$T/bad" -o "$T/out.json"
 grep '"class": 0' "$T/data/labels.jsonl" | head -3 > "$T/bad/labels.jsonl"
 expect "a single class for a probe" "single class" "$V" probe "$T/clip.vitm" "${C[@]}" "$T/bad" -o "$T/out.safetensors"
+expect "a text field without a text tower" "texts need --text-model and --vocab" \
+  "$V" segment "$T/clip.vitm" "${C[@]}" "$T/data" --text-field colour -o "$T/out.json"
 expect "bad --target" "--target label or pred" "$V" segment "$T/deit.vitm" "${D[@]}" --target best "$T/data" -o "$T/out.json"
 expect "no selection" "choose components with --components or --rank" "$V" ablate "$T/deit.vitm" "${D[@]}" "$T/data" -o "$T/out.json"
 expect "missing weights" "--weights FILE.safetensors is required" "$V" segment "$T/deit.vitm" "$T/data" -o "$T/out.json"
