@@ -1,17 +1,27 @@
 /* compiler/pipeline.c — the passes after elaboration, in order, shared by
  * vitc, vitrun (which derives decompositions on demand) and the tests:
- * decomposition (optional) → contraction lowering → memory plan → LLVM IR. */
+ * decomposition (optional) → simplification → projection on directions
+ * (when asked) → contraction lowering → memory plan → LLVM IR. */
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pipeline.h"
+#include "project.h"
 #include "simplify.h"
 
 IrGraph *pipeline_finish(const IrGraph *g, void **bc, size_t *bclen, char *err, size_t errlen) {
     *bc = NULL;
     *bclen = 0;
-    IrGraph *sg = simplify_graph(g, err, errlen), *lg = sg ? lower_contractions(sg, err, errlen) : NULL;
+    IrGraph *sg = simplify_graph(g, err, errlen), *lg = NULL;
+    /* projections on directions: carried back to where the terms are made, then dead nodes dropped */
+    int np = sg ? project_push(sg, err, errlen) : 0;
+    if (np > 0) {
+        IrGraph *s2 = simplify_graph(sg, err, errlen);
+        ir_graph_free(sg);
+        sg = s2;
+    }
+    if (sg && np >= 0) lg = lower_contractions(sg, err, errlen);
     ir_graph_free(sg);
     if (!lg) return NULL;
     plan_memory(lg);
