@@ -3,7 +3,7 @@
  * (≤ 1e-4 × ‖output‖), the JIT equals the interpreter on every component;
  * a toy residual net's components equal a hand computation; bad requests
  * (unknown split axis, --from past the last layer, no residual stream) give
- * clear errors. */
+ * clear errors.  Directions mode: tests/test_directions.c. */
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <math.h>
@@ -360,54 +360,6 @@ TEST(a_split_after_a_non_linear_op_is_an_error) {
     return expect_error(TOY, NULL, NULL, o, "non-linear");
 }
 
-TEST(directions_mode_equals_projecting_materialised_contributions) {
-    char *txt = tst_slurp("tests/golden/deit_tiny_patch16_224/config.json");
-    cJSON *cfg = cJSON_Parse(txt);
-    free(txt);
-    int64_t nin = 0;
-    float *input = tst_read_tensor("tests/golden/deit_tiny_patch16_224/input.safetensors", "image", &nin);
-    float *res[2] = {0};
-    int64_t dim = 48, k = 16, nc = 0;
-    float D[16 * 48];
-    unsigned sd = 3;
-    rnd(D, 16 * 48, &sd);
-    for (int mode = 0; mode < 2; mode++) {
-        ContribOpts o = {.output = "repr", .split = {"head", "token"}, .nsplit = 2, .directions = mode ? (int)k : 0};
-        vit_ctx *ctx = vit_ctx_new();
-        char err[1024];
-        vit_model *m = tst_build(ctx, "archs/deit_tiny_patch16_224.vit", cJSON_GetObjectItem(cfg, "set"), &o, err, sizeof err);
-        if (!m) FAIL_AT("%s", err);
-        vit_bind_opts bo = {0, 0};
-        if (vit_model_bind(ctx, m, "tests/golden/deit_tiny_patch16_224/weights.safetensors", &bo)) FAIL_AT("%s", vit_last_error(ctx));
-        if (mode && vit_model_set_param(ctx, m, "__directions", D, k * dim)) FAIL_AT("%s", vit_last_error(ctx));
-        int kc = tst_out_index(m, mode ? "proj.repr" : "contrib.repr");
-        ASSERT(kc >= 0);
-        float *outs[8] = {0};
-        for (int q = 0; q < vit_model_noutputs(m); q++) outs[q] = malloc((size_t)vit_model_output_numel(m, q) * 2 * sizeof(float));
-        if (vit_model_run(ctx, m, VIT_ENGINE_JIT, input, 2, 1, outs)) FAIL_AT("%s", vit_last_error(ctx));
-        res[mode] = outs[kc];
-        outs[kc] = NULL;
-        if (!mode) nc = vit_model_output_numel(m, kc) / dim;
-        for (int q = 0; q < vit_model_noutputs(m); q++) free(outs[q]);
-        vit_model_free(m);
-        vit_ctx_free(ctx);
-    }
-    /* project the materialised contributions by hand */
-    float *want = malloc((size_t)(2 * nc * k) * sizeof(float));
-    for (int64_t i = 0; i < 2 * nc; i++)
-        for (int64_t j = 0; j < k; j++) {
-            double s = 0;
-            for (int64_t d = 0; d < dim; d++) s += (double)res[0][i * dim + d] * D[j * dim + d];
-            want[i * k + j] = (float)s;
-        }
-    double r = check_max_rel(res[1], want, 2 * nc * k);
-    printf("# %lld components x %lld directions: max rel difference %.2e\n", (long long)nc, (long long)k, r);
-    ASSERT(r <= 1e-5);
-    free(want); free(res[0]); free(res[1]); free(input);
-    cJSON_Delete(cfg);
-    return 0;
-}
-
 TESTS {
     T(components_sum_to_the_output_on_every_arch_and_engines_agree),
     T(a_toy_residual_net_matches_a_hand_computed_decomposition),
@@ -419,7 +371,6 @@ TESTS {
     T(a_non_linear_output_is_an_error),
     T(an_unknown_output_lists_the_outputs),
     T(a_split_after_a_non_linear_op_is_an_error),
-    T(directions_mode_equals_projecting_materialised_contributions),
 };
 
 int main(int argc, char **argv) { return check_main(argc, argv); }
