@@ -370,7 +370,8 @@ static int rule(Cx *c, int i, const int *tv, int ncomp) {
         } else {
             var = reduce(c, IR_OP_MEAN, op2(c, IR_OP_MUL, x, x, i), ax, i);
         }
-        int r = op1(c, IR_OP_RSQRT, scale(c, var, 1, eps, i), &N(c, var)->shape, i);
+        int ve = scale(c, var, 1, eps, i); /* before taking the shape: emitting may move the node array */
+        int r = op1(c, IR_OP_RSQRT, ve, &N(c, var)->shape, i);
         int t = a;
         if (n->op == IR_OP_LAYERNORM && c->o->ln_center)
             t = op2(c, IR_OP_SUB, t, reduce(c, IR_OP_MEAN, t, ax, i), i);

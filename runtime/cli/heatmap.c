@@ -185,9 +185,9 @@ int cmd_heatmap(int argc, char **argv) {
             char title[512];
             float tot = 0;
             for (int q = 0; q < gh * gw; q++) tot += maps[(size_t)p * gh * gw + q];
-            snprintf(title, sizeof title, "%s%s: %s %+.3g", j < nh ? c.name[heads[j]] : "sum", i == 0 ? "" : "",
-                     o.text ? o.text : "class", tot);
-            if (!o.text) snprintf(title, sizeof title, "%s: class %d %+.3g", j < nh ? c.name[heads[j]] : "sum", o.klass, tot);
+            const char *who = j < nh ? c.name[heads[j]] : "sum";
+            if (o.text) snprintf(title, sizeof title, "%s: %s %+.3g", who, o.text, tot);
+            else snprintf(title, sizeof title, "%s: class %d %+.3g", who, o.klass, tot);
             panels[npanels++] = vit_draw_heatmap(view, maps + (size_t)p * gh * gw, gw, gh, range, o.scale, title);
             p++;
         }
