@@ -64,14 +64,19 @@ typedef struct {
     bool have_pre;
     double crop_pct;
     int top;           /* file index of the spec itself */
+    int64_t steps;     /* statements, block calls and loop turns so far */
+    int64_t max_steps; /* the limit on steps */
+    int depth;         /* block calls in progress */
 } El;
 
 static const Value NONE = {0};
 
 /* ---- errors ---------------------------------------------------------------- */
 static void notes(El *e) {
-    for (Frame *f = e->frame; f && f->block; f = f->up)
-        diag_note(e->c, f->call, "in block '%s' called here", f->block);
+    int k = 0;
+    for (Frame *f = e->frame; f && f->block; f = f->up, k++)
+        if (k < 10) diag_note(e->c, f->call, "in block '%s' called here", f->block);
+    if (k > 10) diag_note(e->c, (Loc){-1, 0, 0}, "... and %d more enclosing block calls", k - 10);
 }
 
 static _Noreturn void fail(El *e, Loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -129,6 +134,13 @@ static int add_node(El *e, IrNode *n, Loc loc) {
             if (n->shape.ax[a].size < 0)
                 fail(e, loc, "the size of axis '%s' is not known here; give it where the parameter is declared (e.g. [%s = 768])",
                      n->shape.ax[a].name, n->shape.ax[a].name);
+    for (int a = 0; a < n->shape.rank; a++)
+        if (n->shape.ax[a].size > IR_MAX_DIM)
+            fail(e, loc, "axis '%s' of size %lld is too large (at most %lld)", n->shape.ax[a].name ? n->shape.ax[a].name : "?",
+                 (long long)n->shape.ax[a].size, (long long)IR_MAX_DIM);
+    if (n->op != IR_OP_PARAM && ir_numel_checked(&n->shape) < 0)
+        fail(e, loc, "a tensor of shape %s is too large (at most %lld elements)", shape_s(e, &n->shape), (long long)IR_MAX_NUMEL);
+    if (e->g->n >= IR_MAX_NODES) fail(e, loc, "the graph has more than %d nodes", IR_MAX_NODES);
     n->loc = (IrLoc){loc.file, loc.line, loc.col};
     n->scope = ir_strdup(e->g, e->frame->scope);
     for (int a = 0; a < n->shape.rank; a++) n->shape.ax[a].name = ir_strdup(e->g, n->shape.ax[a].name);
@@ -278,6 +290,7 @@ static void check_dup_axes(El *e, const IrShape *s, Loc loc) {
 static Value eval(El *e, Env *env, Ast *x);
 static void exec_list(El *e, Env *env, AstList *l);
 static Value call_block(El *e, Env *env, Ast *call, Ast *blk);
+static void step(El *e, Loc loc);
 
 static Value vint(int64_t i) { Value v = {.k = V_INT, .i = i}; return v; }
 static Value vflt(double f) { Value v = {.k = V_FLOAT, .f = f}; return v; }
@@ -318,7 +331,8 @@ static const char *interp_str(El *e, Env *env, const char *s, Loc loc) {
         else fail(e, loc, "'%s' is a %s; only integers and strings go into strings", name, kind_name(v->k));
         p = q + 1;
     }
-    out[k < sizeof out ? k : sizeof out - 1] = 0;
+    if (k >= sizeof out - 1) fail(e, loc, "string \"%.40s...\" is longer than %d characters after substitution", s, (int)sizeof out - 2);
+    out[k] = 0;
     return arena_strdup(&e->c->arena, out);
 }
 
@@ -391,7 +405,10 @@ static Value eval_param(El *e, Env *env, Ast *x) {
 /* A constant tensor of the given shape (rank 0 for a scalar). */
 static int mk_const(El *e, const IrShape *shape, const float *vals, float fill, Loc loc) {
     IrNode n = {.op = IR_OP_CONST, .shape = *shape};
-    int64_t k = ir_numel(shape);
+    int64_t k = ir_numel_checked(shape);
+    if (k < 0 || k > ELAB_MAX_CONST)
+        fail(e, loc, "a constant of shape %s is too large (at most %d elements are embedded in a module)", shape_s(e, shape),
+             ELAB_MAX_CONST);
     n.cdata = ir_alloc(e->g, sizeof(float) * (size_t)(k ? k : 1));
     for (int64_t i = 0; i < k; i++) n.cdata[i] = vals ? vals[i] : fill;
     return add_node(e, &n, loc);
@@ -413,6 +430,10 @@ static int cmp_kind(int op) {
     case GE: return 5;
     default: return -1;
     }
+}
+
+static _Noreturn void overflow(El *e, Loc loc) {
+    fail(e, loc, "integer overflow (results must lie within +-%lld)", (long long)INT64_MAX);
 }
 
 static Value arith(El *e, int op, Value a, Value b, Loc loc) {
@@ -451,23 +472,36 @@ static Value arith(El *e, int op, Value a, Value b, Loc loc) {
     if (a.k == V_STR && b.k == V_STR) {
         if (op == EQ) return vint(!strcmp(a.s, b.s));
         if (op == NE) return vint(strcmp(a.s, b.s) != 0);
-        if (op == '+') { Value v = {.k = V_STR, .s = arena_printf(&e->c->arena, "%s%s", a.s, b.s)}; return v; }
+        if (op == '+') {
+            if (strlen(a.s) + strlen(b.s) > ELAB_MAX_STRING) fail(e, loc, "a string longer than %d characters", ELAB_MAX_STRING);
+            Value v = {.k = V_STR, .s = arena_printf(&e->c->arena, "%s%s", a.s, b.s)};
+            return v;
+        }
         fail(e, loc, "this operator does not apply to strings");
     }
     if (op == AND) return vint(truthy(e, a, loc) && truthy(e, b, loc));
     if (op == OR) return vint(truthy(e, a, loc) || truthy(e, b, loc));
     if (a.k == V_INT && b.k == V_INT) {
-        int64_t x = a.i, y = b.i;
+        int64_t x = a.i, y = b.i, r = 1;
         switch (op) {
-        case '+': return vint(x + y);
-        case '-': return vint(x - y);
-        case '*': return vint(x * y);
+        case '+': if (__builtin_add_overflow(x, y, &r)) overflow(e, loc); return vint(r);
+        case '-': if (__builtin_sub_overflow(x, y, &r)) overflow(e, loc); return vint(r);
+        case '*': if (__builtin_mul_overflow(x, y, &r)) overflow(e, loc); return vint(r);
         case '/':
             if (!y) fail(e, loc, "division by zero");
+            if (y == -1) return arith(e, '*', a, vint(-1), loc);
             return x % y == 0 ? vint(x / y) : vflt((double)x / (double)y);
-        case IDIV: if (!y) fail(e, loc, "division by zero"); return vint(x / y);
-        case '%': if (!y) fail(e, loc, "division by zero"); return vint(x % y);
-        case POW: if (y >= 0) { int64_t r = 1; while (y--) r *= x; return vint(r); } return vflt(pow((double)x, (double)y));
+        case IDIV:
+            if (!y) fail(e, loc, "division by zero");
+            return y == -1 ? arith(e, '*', a, vint(-1), loc) : vint(x / y);
+        case '%': if (!y) fail(e, loc, "division by zero"); return vint(y == -1 ? 0 : x % y);
+        case POW:
+            if (y < 0) return vflt(pow((double)x, (double)y));
+            if (x == 0 || x == 1) return vint(y == 0 ? 1 : x);
+            if (x == -1) return vint(y % 2 ? -1 : 1);
+            while (y--) /* |x| >= 2: overflows within 63 turns */
+                if (__builtin_mul_overflow(r, x, &r)) overflow(e, loc);
+            return vint(r);
         case EQ: return vint(x == y);
         case NE: return vint(x != y);
         case '<': return vint(x < y);
@@ -1011,7 +1045,7 @@ static Value eval(El *e, Env *env, Ast *x) {
     case AST_UNOP: {
         Value a = eval(e, env, x->a);
         if (x->ival == NOT) return vint(!truthy(e, a, x->loc));
-        if (a.k == V_INT) return vint(-a.i);
+        if (a.k == V_INT) return arith(e, '*', a, vint(-1), x->loc);
         if (a.k == V_FLOAT) return vflt(-a.f);
         if (a.k == V_TENSOR) return vtensor(mk_unary(e, IR_OP_SCALE, a.node, x->loc, -1.0f, 0.0f));
         fail(e, x->loc, "cannot negate a %s", kind_name(a.k));
@@ -1031,6 +1065,9 @@ static Value eval(El *e, Env *env, Ast *x) {
 
 static Value call_block(El *e, Env *env, Ast *call, Ast *blk) {
     Env local = {0};
+    step(e, call->loc);
+    if (e->depth >= ELAB_MAX_DEPTH)
+        fail(e, call->loc, "blocks nested more than %d deep (does block '%s' call itself?)", ELAB_MAX_DEPTH, blk->name);
     AstList *params = &blk->body2;
     bool *given = arena_alloc(&e->c->arena, sizeof(bool) * (size_t)(params->n + 1));
     Value *vals = arena_alloc(&e->c->arena, sizeof(Value) * (size_t)(params->n + 1));
@@ -1075,7 +1112,9 @@ static Value call_block(El *e, Env *env, Ast *call, Ast *blk) {
     }
     e->returned = false;
     e->ret = NONE;
+    e->depth++;
     exec_list(e, &local, &blk->list);
+    e->depth--;
     Value r = e->ret;
     e->returned = false;
     e->ret = NONE;
@@ -1116,7 +1155,15 @@ static void exec_preprocess(El *e, Env *env, Ast *st) {
     e->have_pre = true;
 }
 
+/* one more step of evaluation; too many means a runaway loop or recursion */
+static void step(El *e, Loc loc) {
+    if (++e->steps > e->max_steps)
+        fail(e, loc, "elaboration takes more than %lld steps (statements, block calls, loop turns); "
+                     "is a loop or a recursion unbounded?", (long long)e->max_steps);
+}
+
 static void exec(El *e, Env *env, Ast *st) {
+    step(e, st->loc);
     switch (st->kind) {
     case AST_ASSIGN: {
         Value v = eval(e, env, st->a);
@@ -1129,7 +1176,11 @@ static void exec(El *e, Env *env, Ast *st) {
     case AST_FOR: {
         int64_t lo = inum(e, eval(e, env, st->a), st->a->loc, "the loop start");
         int64_t hi = inum(e, eval(e, env, st->b), st->b->loc, "the loop end");
+        if (hi > lo && (uint64_t)hi - (uint64_t)lo > ELAB_MAX_LOOP)
+            fail(e, st->loc, "a loop of %llu turns; at most %d are allowed", (unsigned long long)((uint64_t)hi - (uint64_t)lo),
+                 ELAB_MAX_LOOP);
         for (int64_t i = lo; i < hi && !e->returned; i++) {
+            step(e, st->loc);
             env_set(e, env, st->name, vint(i));
             exec_list(e, env, &st->list);
         }
@@ -1267,14 +1318,18 @@ static void finish_params(El *e) {
             n->stored.rank = n->shape.rank;
             for (int a = 0; a < n->shape.rank; a++) n->stored.ax[a] = (IrAxis){NULL, n->shape.ax[a].size};
         }
-        if (ir_numel(&n->stored) != ir_numel(&n->shape))
+        int64_t ns = ir_numel_checked(&n->stored), nv = ir_numel_checked(&n->shape);
+        if (ns < 0 || nv < 0)
+            fail(e, loc, "parameter '%s' of shape %s is too large (at most %lld elements)", n->key,
+                 shape_s(e, ns < 0 ? &n->stored : &n->shape), (long long)IR_MAX_NUMEL);
+        if (ns != nv)
             fail(e, loc, "parameter '%s': stored shape %s and view %s differ in size", n->key, shape_s(e, &n->stored),
                  shape_s(e, &n->shape));
     }
 }
 
 IrGraph *elab_model(Ctx *c, const char *path, const ConfigSet *sets, int nsets) {
-    El e = {.c = c, .sets = sets, .nsets = nsets, .crop_pct = 0};
+    El e = {.c = c, .sets = sets, .nsets = nsets, .crop_pct = 0, .max_steps = c->max_steps > 0 ? c->max_steps : ELAB_MAX_STEPS};
     e.set_used = arena_alloc(&c->arena, sizeof(bool) * (size_t)(nsets + 1));
     Frame top = {"", NULL, {-1, 0, 0}, NULL};
     e.frame = &top;

@@ -7,6 +7,7 @@
 
 #include "interp.h"
 #include "pipeline.h"
+#include "vitc.h"
 
 int fold_constants(IrGraph *g, char *err, size_t errlen) {
     float **bufs = calloc((size_t)g->n + 1, sizeof(float *));
@@ -20,6 +21,7 @@ int fold_constants(IrGraph *g, char *err, size_t errlen) {
         if (!all) continue;
         for (int s = 0; s < n->nsrc; s++) bufs[n->src[s]] = g->nodes[n->src[s]].cdata;
         int64_t k = ir_numel(&n->shape);
+        if (k > ELAB_MAX_CONST) continue; /* too big to embed: computed at run time instead */
         float *out = ir_alloc(g, sizeof(float) * (size_t)(k ? k : 1));
         bufs[i] = out;
         interp_eval_node(g, i, bufs);

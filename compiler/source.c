@@ -9,6 +9,8 @@
 
 #include "vitc.h"
 
+#define DIAG_MAX_LINE 160 /* characters of a source line shown under a message */
+
 void ctx_init(Ctx *c) {
     memset(c, 0, sizeof *c);
     c->diag_out = stderr;
@@ -69,9 +71,17 @@ static void vdiag(Ctx *c, Loc loc, const char *kind, const char *fmt, va_list ap
     for (int l = 1; l < loc.line && *p; p++)
         if (*p == '\n') l++;
     const char *e = strchr(p, '\n');
-    int len = e ? (int)(e - p) : (int)strlen(p);
+    int len = e ? (int)(e - p) : (int)strlen(p), col = loc.col;
+    if (len > DIAG_MAX_LINE) { /* a window of the line around the column */
+        int from = col > DIAG_MAX_LINE / 2 ? col - DIAG_MAX_LINE / 2 : 1;
+        if (from > len) from = len;
+        p += from - 1;
+        len -= from - 1;
+        col -= from - 1;
+        if (len > DIAG_MAX_LINE) len = DIAG_MAX_LINE;
+    }
     fprintf(o, "    %.*s\n    ", len, p);
-    for (int i = 1; i < loc.col && i <= len; i++) fputc(p[i - 1] == '\t' ? '\t' : ' ', o);
+    for (int i = 1; i < col && i <= len; i++) fputc(p[i - 1] == '\t' ? '\t' : ' ', o);
     fprintf(o, "^\n");
 }
 

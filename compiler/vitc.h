@@ -40,6 +40,7 @@ typedef struct Ctx {
     const char **search;     /* import search directories */
     int nsearch;
     FILE *diag_out;          /* where diagnostics go (stderr) */
+    int64_t max_steps;       /* elaboration steps (statements, calls, loop turns) allowed; 0: ELAB_MAX_STEPS */
 } Ctx;
 
 void ctx_init(Ctx *c);
@@ -84,6 +85,7 @@ Ast *ast_new(Ctx *c, AstKind k, Loc loc);
 void ast_push(Ctx *c, AstList *l, Ast *x);
 
 /* ---- parse (grammar/parser.y) --------------------------------------------- */
+#define LEX_MAX_TOKEN 1024 /* characters of a name or a string literal */
 /* Parse file `file` into a list of top-level items; false after reporting errors. */
 bool parse_file(Ctx *c, int file, AstList *items);
 
@@ -92,6 +94,15 @@ typedef struct {
     const char *name;  /* config name */
     const char *value; /* literal text: int, float or string */
 } ConfigSet;
+
+/* Limits of elaboration, each an error at the source location when passed:
+ * nested block calls, turns of one loop, and steps in all (statements, block
+ * calls, loop turns; Ctx.max_steps overrides it). */
+#define ELAB_MAX_DEPTH 200
+#define ELAB_MAX_LOOP 1000000
+#define ELAB_MAX_STEPS 20000000
+#define ELAB_MAX_CONST (1 << 24)   /* elements of one constant (iota, full) embedded in the module */
+#define ELAB_MAX_STRING 4096       /* characters of a string built by + */
 
 /* Elaborate the model in `path` into a graph.  `sets` override `config`
  * values.  NULL after reporting errors. */

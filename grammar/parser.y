@@ -16,7 +16,9 @@
 }
 
 %code {
+#include <string.h>
 #include "lexer.h"
+#define YYMAXDEPTH 1000 /* parser stack: nesting depth of the source, and so of the elaborator's recursion */
 #define L(l) ((Loc){file, (l).first_line, (l).first_column})
 static void vit_yyerror(VIT_YYLTYPE *loc, void *scanner, Ctx *c, int file, AstList *items, const char *msg);
 static Ast *binop(Ctx *c, int op, Ast *a, Ast *b, Loc l) {
@@ -40,6 +42,7 @@ static Ast *binop(Ctx *c, int op, Ast *a, Ast *b, Loc l) {
 %token <fval> FLOAT "number"
 %token <str> IDENT "identifier" STRING "string"
 %token UNTERMINATED "unterminated string" INVALID "invalid character"
+%token TOOLONG "name or string longer than 1024 characters"
 
 %type <ast> item stmt expr primary call param_expr list_item arg kwdef else_part
 %type <list> stmts params param_list names args arg_list list_items exprs kwdefs strings
@@ -174,7 +177,10 @@ list_item: expr                          { $$ = $1; }
 
 static void vit_yyerror(VIT_YYLTYPE *loc, void *scanner, Ctx *c, int file, AstList *items, const char *msg) {
     (void)scanner; (void)items;
-    diag_error(c, L(*loc), "%s", msg);
+    if (!strcmp(msg, "memory exhausted")) /* bison's words for a full parser stack */
+        diag_error(c, L(*loc), "nesting too deep (more than %d levels of brackets, blocks and operators)", YYMAXDEPTH);
+    else
+        diag_error(c, L(*loc), "%s", msg);
 }
 
 bool parse_file(Ctx *c, int file, AstList *out) {

@@ -106,6 +106,16 @@ int64_t ir_numel(const IrShape *s) {
     return n;
 }
 
+int64_t ir_numel_checked(const IrShape *s) {
+    if (s->rank < 0 || s->rank > IR_MAX_RANK) return -1;
+    int64_t n = 1;
+    for (int i = 0; i < s->rank; i++) {
+        int64_t d = s->ax[i].size;
+        if (d < 0 || d > IR_MAX_DIM || __builtin_mul_overflow(n, d, &n) || n > IR_MAX_NUMEL) return -1;
+    }
+    return n;
+}
+
 int ir_axis_find(const IrShape *s, const char *name) {
     for (int i = 0; i < s->rank; i++)
         if (s->ax[i].name && !strcmp(s->ax[i].name, name)) return i;

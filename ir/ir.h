@@ -55,6 +55,12 @@
 
 #define IR_MAX_RANK 8
 #define IR_MAX_SRC 4
+/* Size limits every graph obeys (the compiler refuses a spec, the loader a
+ * module, that passes them): an axis extent, a tensor's element count, the
+ * number of nodes.  With them no size sum or product in the passes overflows. */
+#define IR_MAX_DIM (((int64_t)1 << 31) - 1)
+#define IR_MAX_NUMEL ((int64_t)1 << 36)
+#define IR_MAX_NODES (1 << 24)
 
 enum ir_op {
 #define OP(name, nsrc, cls, linsrc) IR_OP_##name,
@@ -148,6 +154,9 @@ int ir_node_add(IrGraph *g, const IrNode *proto); /* returns the index */
 void ir_output_add(IrGraph *g, const char *name, int node);
 int ir_output_find(const IrGraph *g, const char *name); /* node, -1 if absent */
 int64_t ir_numel(const IrShape *s);
+/* ir_numel checked against the limits above: -1 when the rank is outside
+ * [0, IR_MAX_RANK], an extent outside [0, IR_MAX_DIM] or the product above IR_MAX_NUMEL */
+int64_t ir_numel_checked(const IrShape *s);
 int ir_axis_find(const IrShape *s, const char *name); /* -1 if absent */
 void ir_shape_str(const IrShape *s, char *buf, size_t n); /* "[tok=197, ch=768]" */
 void ir_strides(const IrShape *s, int64_t *st);   /* row-major strides */

@@ -102,6 +102,43 @@ static void write_graph(Buf *b, const IrGraph *g) {
     for (int i = 0; i < g->nout; i++) { put_str(b, g->outputs[i].name); put_i64(b, g->outputs[i].node); }
 }
 
+/* Structure a module must have before anything walks its graph: sources
+ * counted as the op says, shapes within the size limits (ir.h), names
+ * present, parameters whose stored and viewed shapes agree, one input,
+ * plan offsets inside the arena, locations inside the file table.  The
+ * first problem is described in err. */
+static int check_graph(const IrGraph *g, char *err, size_t errlen) {
+#define BAD(...) do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
+    int ninput = 0;
+    if (g->arena_floats < 0 || g->arena_floats > IR_MAX_NUMEL * (int64_t)IR_MAX_NODES) BAD("arena of %lld floats", (long long)g->arena_floats);
+    if (g->pre.size < 0 || g->pre.resize < 0 || g->pre.interp < 0 || g->pre.interp > 1) BAD("invalid preprocessing");
+    for (int i = 0; i < g->nfiles; i++)
+        if (!g->files[i]) BAD("source file %d has no name", i);
+    for (int i = 0; i < g->nunused; i++)
+        if (!g->unused[i]) BAD("unused key %d is missing", i);
+    for (int i = 0; i < g->n; i++) {
+        const IrNode *n = &g->nodes[i];
+        const char *op = ir_op_info[n->op].name;
+        int want = ir_op_info[n->op].nsrc;
+        if (want >= 0 ? n->nsrc != want : n->nsrc < 1) BAD("node %d (%s) has %d sources", i, op, n->nsrc);
+        int64_t k = ir_numel_checked(&n->shape);
+        if (k < 0) BAD("node %d (%s) has an invalid or too large shape", i, op);
+        for (int a = 0; a < n->shape.rank; a++)
+            if (!n->shape.ax[a].name) BAD("node %d (%s): axis %d has no name", i, op, a);
+        for (int a = 0; a < n->nax; a++)
+            if (!n->ax[a]) BAD("node %d (%s): axis attribute %d has no name", i, op, a);
+        if (n->op == IR_OP_INPUT) ninput++;
+        if (n->op == IR_OP_PARAM && (!n->key || ir_numel_checked(&n->stored) != k))
+            BAD("node %d (PARAM): no key, or stored and viewed sizes differ", i);
+        if (n->offset < -1 || (n->offset >= 0 && n->offset > g->arena_floats - k))
+            BAD("node %d (%s): buffer outside the arena", i, op);
+        if (n->loc.file < -1 || n->loc.file >= g->nfiles) BAD("node %d (%s): source file %d of %d", i, op, n->loc.file, g->nfiles);
+    }
+    if (ninput > 1) BAD("%d input nodes", ninput);
+    return 0;
+#undef BAD
+}
+
 static int read_graph(Rd *r, char *err, size_t errlen) {
     IrGraph *g = r->g;
     g->name = get_str(r);
@@ -154,7 +191,12 @@ static int read_graph(Rd *r, char *err, size_t errlen) {
         if (!nm || node < 0 || node >= g->n) { r->bad = 1; break; }
         ir_output_add(g, nm, (int)node);
     }
-    if (!r->bad) return 0;
+    if (!r->bad) {
+        char why[200];
+        if (!check_graph(g, why, sizeof why)) return 0;
+        snprintf(err, errlen, "corrupt module (%s)", why);
+        return -1;
+    }
 bad:
     snprintf(err, errlen, "corrupt module (graph section ends early or holds an invalid field at byte %zu)", r->at);
     return -1;
