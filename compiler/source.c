@@ -9,6 +9,7 @@
 
 #include "vitc.h"
 
+#define SRC_MAX_BYTES (16 << 20) /* a source file larger than this is refused */
 #define DIAG_MAX_LINE 160 /* characters of a source line shown under a message */
 
 void ctx_init(Ctx *c) {
@@ -31,6 +32,13 @@ int src_load(Ctx *c, const char *path, Loc from) {
     char *buf = malloc(cap);
     while (buf && (k = fread(buf + n, 1, cap - n - 1, f)) > 0) {
         n += k;
+        if (n > SRC_MAX_BYTES) {
+            free(buf);
+            fclose(f);
+            fprintf(c->diag_out, "%s: error: larger than %d MiB; a spec is a short text file\n", path, SRC_MAX_BYTES >> 20);
+            c->errors++;
+            return -1;
+        }
         if (n + 1 == cap) { cap *= 2; char *nb = realloc(buf, cap); if (!nb) { free(buf); buf = NULL; } else buf = nb; }
     }
     int rerr = ferror(f);

@@ -1,7 +1,9 @@
 /* fuzz/fuzz_module.c — the module (.vitm) loader (ir/module.c): the
- * serialised graph and its structural check, then a write/read round trip
+ * serialised graph, its structural check and the check of every node's
+ * shapes and attributes (runtime/interp.c), then a write/read round trip
  * of what was accepted. */
 #include "fuzz.h"
+#include "interp.h"
 #include "ir.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -16,6 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         return 0;
     }
     ir_dump(g, devnull);
+    interp_check(g, err, sizeof err); /* what vit_model_load runs next */
     const char *p2 = fz_path("again.vitm");
     if (ir_module_write(p2, g, bc, bclen, err, sizeof err) == 0) {
         if (ir_module_read(p2, &back, &bc2, &bclen2, err, sizeof err)) abort();

@@ -2976,6 +2976,10 @@ static char *str_dup(const char *s, size_t n) {
     return d;
 }
 
+/* limits on a vocabulary: bytes of a file (decompressed), and token ids */
+#define BPE_MAX_FILE (256 << 20)
+#define BPE_MAX_VOCAB (1 << 22)
+
 static char *read_all(const char *path, size_t *len, char *err, size_t errlen) {
     gzFile f = gzopen(path, "rb");
     if (!f) {
@@ -3004,6 +3008,12 @@ static char *read_all(const char *path, size_t *len, char *err, size_t errlen) {
         }
         if (r == 0) break;
         n += (size_t)r;
+        if (n > BPE_MAX_FILE) {
+            seterr(err, errlen, "%s: more than %d MiB (after decompression); not a vocabulary", path, BPE_MAX_FILE >> 20);
+            free(buf);
+            gzclose(f);
+            return NULL;
+        }
     }
     if (gzclose(f) != Z_OK) {
         seterr(err, errlen, "%s: corrupt gzip data (truncated or bad checksum)", path);
@@ -3181,7 +3191,7 @@ static int load_hf(const char *vocab_path, const char *merges_path, BpeTok *t, c
     if (!cJSON_IsObject(j)) { seterr(err, errlen, "%s: not a JSON object of token ids", vocab_path); goto done; }
     int maxid = -1;
     for (cJSON *e = j->child; e; e = e->next) {
-        if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble > 1e8 ||
+        if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble >= BPE_MAX_VOCAB ||
             e->valuedouble != (double)(int)e->valuedouble || !e->string) {
             seterr(err, errlen, "%s: entry '%s' is not a token id", vocab_path, e->string ? e->string : "?");
             goto done;

@@ -65,6 +65,10 @@ int vit_model_load(vit_ctx *ctx, const char *path, vit_model **out) {
         free(m);
         return fail(ctx, VIT_ERR_FORMAT, "%s", err);
     }
+    if (interp_check(m->g, err, sizeof err)) { /* every node's shapes and attributes, before anything runs */
+        vit_model_free(m);
+        return fail(ctx, VIT_ERR_FORMAT, "%s: corrupt module: %s", path, err);
+    }
     m->data = calloc((size_t)m->g->n, sizeof(float *));
     m->owned = calloc((size_t)m->g->n, sizeof(float *));
     if (!m->data || !m->owned) { vit_model_free(m); return fail(ctx, VIT_ERR_MEM, "out of memory"); }

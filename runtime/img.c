@@ -20,7 +20,7 @@
 
 static int too_big(int w, int h, const char *name, char *err, size_t errlen) {
     if (w < 1 || h < 1 || (long long)w * h > IMG_MAX_PIXELS) {
-        snprintf(err, errlen, "%s: image size %dx%d is out of range", name, w, h);
+        snprintf(err, errlen, "%s: image size %dx%d is out of range (1 to %lld pixels)", name, w, h, IMG_MAX_PIXELS);
         return 1;
     }
     return 0;
@@ -305,7 +305,7 @@ static int decode_png(const unsigned char *data, size_t len, const char *name,
     if (setjmp(png_jmpbuf(j->png))) {
         /* an error after the last row (a broken trailing chunk) does not matter */
         if (png_rows_done(j) && !j->bad_stream) goto convert;
-        if (j->bad_size) snprintf(err, errlen, "%s: image size %dx%d is out of range", name, j->w, j->h);
+        if (j->bad_size) snprintf(err, errlen, "%s: image size %dx%d is out of range (1 to %lld pixels)", name, j->w, j->h, IMG_MAX_PIXELS);
         else if (j->no_mem) snprintf(err, errlen, "%s: out of memory for a %dx%d image", name, j->w, j->h);
         else snprintf(err, errlen, "%s: corrupt PNG file: %s", name, j->msg);
         goto done;

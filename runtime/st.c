@@ -415,6 +415,9 @@ static int load(StFile *f, const char *path, char *err, size_t errlen) {
     if (n > avail)
         return fail(err, errlen, path, "header length %" PRIu64 " is beyond the file: only "
                     "%zu bytes follow the 8-byte prefix (file is %zu bytes)", n, avail, f->size);
+    if (n > ST_MAX_HEADER)
+        return fail(err, errlen, path, "header length %" PRIu64 " is above the limit of %d bytes (the "
+                    "safetensors format's own)", n, ST_MAX_HEADER);
     f->header_len = n;
     f->data = b + 8 + n;
     f->data_len = avail - (size_t)n;

@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #define ST_MAX_RANK 8
+#define ST_MAX_HEADER 100000000 /* bytes of JSON header, the limit of the reference reader */
 
 enum st_dtype {
     ST_DTYPE_F32,  /* IEEE binary32 */
