@@ -185,6 +185,7 @@ typedef struct {
     int64_t total;     /* images in the folder */
     int64_t mine;      /* images in this shard's chunks */
     int64_t before;    /* of those, indexed by earlier runs (resumed) */
+    int64_t adopted;   /* of those, in shards written but not yet listed when a run was cut off */
     int64_t done;      /* indexed by this run (skipped ones included) */
     int64_t skipped;   /* unreadable images skipped by this run */
     int stopped;       /* 1: stopped by the progress callback */

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "support.h"
 #include "st.h"
 #include "toyworld.h"
 #include "vit.h"
@@ -24,7 +25,7 @@
 #define WEIGHTS "examples/toy/deit_toy.safetensors"
 #define NIMG 24
 
-static char base[256], module[PATH_MAX], images[PATH_MAX];
+static char base[256], module[512], images[512];
 static int ready; /* 1 set up, -1 failed */
 
 static void cleanup(void) {
@@ -176,8 +177,269 @@ TEST(index_round_trip_equals_direct_runs) {
     return 0;
 }
 
+
+/* 0 when the two directories hold the same files with the same bytes. */
+static int same_dirs(const char *a, const char *b) {
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "diff -r '%s' '%s' > /dev/null", a, b);
+    return system(cmd) != 0;
+}
+
+static int ensure_full(char *out) {
+    path_in(out, "ix_full");
+    if (access(out, F_OK) == 0) return 0;
+    vit_ctx *ctx = vit_ctx_new();
+    vit_index_opts o = small_opts();
+    int rc = vit_index_build(ctx, module, WEIGHTS, images, out, &o, NULL);
+    if (rc) fprintf(stderr, "  %s\n", vit_last_error(ctx));
+    vit_ctx_free(ctx);
+    return rc;
+}
+
+TEST(index_equals_vitrun_decompose) {
+    if (setup()) FAIL_AT("setup");
+    char full[512], dec[512], exe[PATH_MAX], cmd[16384];
+    if (ensure_full(full)) FAIL_AT("build");
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    ASSERT(n > 0);
+    exe[n] = 0;
+    *strrchr(exe, '/') = 0;
+    path_in(dec, "dec.safetensors");
+    size_t q = (size_t)snprintf(cmd, sizeof cmd, "'%s/vitrun' decompose '%s' --weights %s --split head -o '%s' --threads 1", exe,
+                                module, WEIGHTS, dec);
+    for (int i = 0; i < NIMG; i++) q += (size_t)snprintf(cmd + q, sizeof cmd - q, " '%s/%06d.png'", images, i);
+    ASSERT(q < sizeof cmd);
+    strcat(cmd, " > /dev/null");
+    ASSERT_EQ(system(cmd), 0);
+    int64_t nc = 0, nz = 0;
+    float *c = tst_read_tensor(dec, "contrib", &nc), *z = tst_read_tensor(dec, "repr", &nz);
+    ASSERT(c && z);
+    ASSERT_EQ(nc, NIMG * 17 * 96);
+    vit_ctx *ctx = vit_ctx_new();
+    vit_index *ix = NULL;
+    if (vit_index_open(ctx, full, &ix)) FAIL_AT("%s", vit_last_error(ctx));
+    float *ic = malloc(sizeof(float) * (size_t)nc), *iz = malloc(sizeof(float) * (size_t)nz);
+    ASSERT_EQ(vit_index_read(ctx, ix, 0, NIMG, ic, iz), VIT_OK);
+    double e = check_max_rel(ic, c, (long)nc), ez = check_max_rel(iz, z, (long)nz);
+    printf("# index vs vitrun decompose: contrib %.3g, repr %.3g (max rel)\n", e, ez);
+    ASSERT(e <= 1e-6 && ez <= 1e-6);
+    free(c);
+    free(z);
+    free(ic);
+    free(iz);
+    vit_index_close(ix);
+    vit_ctx_free(ctx);
+    return 0;
+}
+
+static int stop_after(void *ud, int64_t done, int64_t todo) {
+    (void)todo;
+    return done >= *(int64_t *)ud;
+}
+
+TEST(index_stopped_then_resumed_equals_one_run) {
+    if (setup()) FAIL_AT("setup");
+    char full[512], out[512];
+    if (ensure_full(full)) FAIL_AT("build");
+    path_in(out, "ix_stopped");
+    vit_ctx *ctx = vit_ctx_new();
+    vit_index_opts o = small_opts();
+    int64_t limit = 12; /* chunk 0 (8 images) done, chunk 1 half done: dropped */
+    o.progress = stop_after;
+    o.ud = &limit;
+    vit_index_stats st;
+    if (vit_index_build(ctx, module, WEIGHTS, images, out, &o, &st)) FAIL_AT("%s", vit_last_error(ctx));
+    ASSERT_EQ(st.stopped, 1);
+    ASSERT_EQ(st.done, 8);
+    vit_index *ix = NULL;
+    if (vit_index_open(ctx, out, &ix)) FAIL_AT("%s", vit_last_error(ctx));
+    ASSERT_EQ(vit_index_count(ix), 8);
+    ASSERT_EQ(vit_index_total(ix), NIMG);
+    vit_index_close(ix);
+    o.progress = NULL;
+    if (vit_index_build(ctx, module, WEIGHTS, images, out, &o, &st)) FAIL_AT("%s", vit_last_error(ctx));
+    ASSERT_EQ(st.before, 8);
+    ASSERT_EQ(st.done, 16);
+    ASSERT(!same_dirs(full, out));
+    vit_ctx_free(ctx);
+    return 0;
+}
+
+TEST(index_shards_merged_equal_one_run) {
+    if (setup()) FAIL_AT("setup");
+    char full[512], p0[512], p1[512], merged[512];
+    if (ensure_full(full)) FAIL_AT("build");
+    path_in(p0, "ix_p0");
+    path_in(p1, "ix_p1");
+    path_in(merged, "ix_merged");
+    vit_ctx *ctx = vit_ctx_new();
+    vit_index_opts o = small_opts();
+    o.shard_n = 2;
+    o.shard_i = 1;
+    if (vit_index_build(ctx, module, WEIGHTS, images, p1, &o, NULL)) FAIL_AT("%s", vit_last_error(ctx));
+    vit_index *ix = NULL;
+    if (vit_index_open(ctx, p1, &ix)) FAIL_AT("%s", vit_last_error(ctx));
+    ASSERT_EQ(vit_index_count(ix), 8); /* chunk 1 of 0, 1, 2 */
+    ASSERT_EQ(vit_index_image_id(ix, 0), 8);
+    ASSERT_STR_EQ(vit_index_image_path(ix, 7), "000015.png");
+    vit_index_close(ix);
+    const char *one[] = {p1};
+    ASSERT_EQ(vit_index_merge(ctx, merged, one, 1), VIT_ERR_ARG);
+    ASSERT_CONTAINS(vit_last_error(ctx), "2 of 3 chunks are in none of the inputs");
+    ASSERT(access(merged, F_OK) != 0);
+    o.shard_i = 0;
+    if (vit_index_build(ctx, module, WEIGHTS, images, p0, &o, NULL)) FAIL_AT("%s", vit_last_error(ctx));
+    const char *both[] = {p1, p0};
+    if (vit_index_merge(ctx, merged, both, 2)) FAIL_AT("%s", vit_last_error(ctx));
+    ASSERT(!same_dirs(full, merged));
+    vit_ctx_free(ctx);
+    return 0;
+}
+
+static void count_warn(void *ud, const char *msg) {
+    (*(int *)ud)++;
+    if (!strstr(msg, "b/broken.png")) fprintf(stderr, "  warning without the file: %s\n", msg);
+}
+
+TEST(index_labels_and_unreadable_images) {
+    if (setup()) FAIL_AT("setup");
+    char dir[512], out[512], cmd[16384];
+    path_in(dir, "classes");
+    path_in(out, "ix_classes");
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p '%s/b' '%s/a/deeper' '%s/.hidden' && cp '%s/000001.png' '%s/b/' && cp '%s/000002.png' '%s/a/deeper/' && "
+             "cp '%s/000003.png' '%s/a/' && cp '%s/000004.png' '%s/.hidden/' && head -c 100 '%s/000005.png' > '%s/b/broken.png' && "
+             "echo text > '%s/a/notes.txt'",
+             dir, dir, dir, images, dir, images, dir, images, dir, images, dir, images, dir, dir);
+    ASSERT_EQ(system(cmd), 0);
+    vit_ctx *ctx = vit_ctx_new();
+    vit_index_opts o = small_opts();
+    int warned = 0;
+    o.warn = count_warn;
+    o.ud = &warned;
+    o.chunk = 3;
+    vit_index_stats st;
+    if (vit_index_build(ctx, module, WEIGHTS, dir, out, &o, &st)) FAIL_AT("%s", vit_last_error(ctx));
+    ASSERT_EQ(warned, 1);
+    ASSERT_EQ(st.total, 4);
+    ASSERT_EQ(st.skipped, 1);
+    vit_index *ix = NULL;
+    if (vit_index_open(ctx, out, &ix)) FAIL_AT("%s", vit_last_error(ctx));
+    ASSERT_EQ(vit_index_count(ix), 3);
+    ASSERT_EQ(vit_index_nclasses(ix), 2);
+    ASSERT_STR_EQ(vit_index_class_name(ix, 0), "a");
+    ASSERT_STR_EQ(vit_index_class_name(ix, 1), "b");
+    ASSERT(vit_index_class_name(ix, 2) == NULL);
+    /* sorted: a/000003.png, a/deeper/000002.png, b/000001.png, b/broken.png (skipped) */
+    ASSERT_STR_EQ(vit_index_image_path(ix, 0), "a/000003.png");
+    ASSERT_STR_EQ(vit_index_image_path(ix, 1), "a/deeper/000002.png");
+    ASSERT_STR_EQ(vit_index_image_path(ix, 2), "b/000001.png");
+    ASSERT_EQ(vit_index_label(ix, 0), 0);
+    ASSERT_EQ(vit_index_label(ix, 1), 0);
+    ASSERT_EQ(vit_index_label(ix, 2), 1);
+    ASSERT_EQ(vit_index_image_id(ix, 2), 2);
+    vit_decomp_opts d = {0};
+    d.split = "head";
+    ASSERT(!check_against_direct(ix, dir, &d));
+    vit_index_close(ix);
+    vit_ctx_free(ctx);
+    return 0;
+}
+
+TEST(index_of_another_module_is_refused) {
+    if (setup()) FAIL_AT("setup");
+    char full[512], w2[512], m2[512], cmd[16384];
+    if (ensure_full(full)) FAIL_AT("build");
+    path_in(w2, "other_weights.safetensors");
+    path_in(m2, "other.vitm");
+    /* the same weights with one byte changed at the end (a parameter's last byte), and the module with a byte appended */
+    snprintf(cmd, sizeof cmd, "cp %s '%s' && printf '\\001' | dd of='%s' bs=1 seek=$(($(stat -c %%s %s) - 1)) conv=notrunc 2> /dev/null && "
+             "cp '%s' '%s' && printf x >> '%s'", WEIGHTS, w2, w2, WEIGHTS, module, m2, m2);
+    ASSERT_EQ(system(cmd), 0);
+    vit_ctx *ctx = vit_ctx_new();
+    vit_index *ix = NULL;
+    if (vit_index_open(ctx, full, &ix)) FAIL_AT("%s", vit_last_error(ctx));
+    ASSERT_EQ(vit_index_check_module(ctx, ix, module, WEIGHTS), VIT_OK);
+    ASSERT_EQ(vit_index_check_module(ctx, ix, module, w2), VIT_ERR_ARG);
+    ASSERT_CONTAINS(vit_last_error(ctx), "was built from another weights");
+    ASSERT_EQ(vit_index_check_module(ctx, ix, m2, WEIGHTS), VIT_ERR_ARG);
+    ASSERT_CONTAINS(vit_last_error(ctx), "was built from another module");
+    ASSERT_EQ(vit_index_check_module(ctx, ix, m2, w2), VIT_ERR_ARG);
+    ASSERT_CONTAINS(vit_last_error(ctx), "another module and weights");
+    ASSERT_EQ(vit_index_check_module(ctx, ix, "/nonexistent.vitm", WEIGHTS), VIT_ERR_IO);
+    ASSERT_CONTAINS(vit_last_error(ctx), "/nonexistent.vitm: No such file");
+    char id[VIT_MODULE_ID_LEN], id2[VIT_MODULE_ID_LEN];
+    vit_decomp_opts d = {0};
+    ASSERT_EQ(vit_module_id(ctx, module, WEIGHTS, &d, id), VIT_OK);
+    d.split = "head";
+    ASSERT_EQ(vit_module_id(ctx, module, WEIGHTS, &d, id2), VIT_OK);
+    ASSERT(strcmp(id, id2) != 0); /* the options are part of the id */
+    ASSERT_STR_EQ(id2, vit_index_module_id(ix));
+    vit_index_close(ix);
+    vit_ctx_free(ctx);
+    return 0;
+}
+
+TEST(index_bad_requests_fail_cleanly) {
+    if (setup()) FAIL_AT("setup");
+    char full[512], out[512], broken[512], cmd[8192];
+    if (ensure_full(full)) FAIL_AT("build");
+    path_in(out, "ix_bad");
+    vit_ctx *ctx = vit_ctx_new();
+    vit_index_opts o = small_opts();
+    o.shard_i = 2;
+    o.shard_n = 2;
+    ASSERT_EQ(vit_index_build(ctx, module, WEIGHTS, images, out, &o, NULL), VIT_ERR_ARG);
+    ASSERT_CONTAINS(vit_last_error(ctx), "shard 2/2");
+    o = small_opts();
+    o.decomp.directions = 4;
+    ASSERT_EQ(vit_index_build(ctx, module, WEIGHTS, images, out, &o, NULL), VIT_ERR_ARG);
+    ASSERT_CONTAINS(vit_last_error(ctx), "directions are not supported");
+    o = small_opts();
+    o.decomp.output = "nothing";
+    ASSERT(vit_index_build(ctx, module, WEIGHTS, images, out, &o, NULL) != VIT_OK);
+    ASSERT_CONTAINS(vit_last_error(ctx), "nothing");
+    o = small_opts();
+    ASSERT(vit_index_build(ctx, module, "/nonexistent.safetensors", images, out, &o, NULL) != VIT_OK);
+    ASSERT_CONTAINS(vit_last_error(ctx), "/nonexistent.safetensors");
+    ASSERT(access(out, F_OK) != 0); /* nothing left behind */
+    vit_index *ix = NULL;
+    ASSERT_EQ(vit_index_open(ctx, images, &ix), VIT_ERR_IO);
+    ASSERT_CONTAINS(vit_last_error(ctx), "index.json: No such file or directory (not a component index?)");
+    ASSERT(ix == NULL);
+    /* a manifest cut short, and a shard gone */
+    path_in(broken, "ix_broken");
+    snprintf(cmd, sizeof cmd, "cp -r '%s' '%s' && head -c 500 '%s/index.json' > '%s/x' && mv '%s/x' '%s/index.json'", full, broken,
+             full, broken, broken, broken);
+    ASSERT_EQ(system(cmd), 0);
+    ASSERT_EQ(vit_index_open(ctx, broken, &ix), VIT_ERR_FORMAT);
+    ASSERT_CONTAINS(vit_last_error(ctx), "not valid JSON");
+    snprintf(cmd, sizeof cmd, "cp '%s/index.json' '%s/' && rm '%s/shard-00001.safetensors'", full, broken, broken);
+    ASSERT_EQ(system(cmd), 0);
+    if (vit_index_open(ctx, broken, &ix)) FAIL_AT("%s", vit_last_error(ctx));
+    float *c = malloc(sizeof(float) * 17 * 96 * NIMG);
+    ASSERT_EQ(vit_index_read(ctx, ix, 0, 8, c, NULL), VIT_OK);
+    ASSERT_EQ(vit_index_read(ctx, ix, 4, 8, c, NULL), VIT_ERR_IO);
+    ASSERT_CONTAINS(vit_last_error(ctx), "shard-00001.safetensors");
+    /* a shard of other data under the right name */
+    snprintf(cmd, sizeof cmd, "cp '%s/shard-00002.safetensors' '%s/shard-00001.safetensors'", full, broken);
+    ASSERT_EQ(system(cmd), 0);
+    ASSERT_EQ(vit_index_read(ctx, ix, 8, 1, c, NULL), VIT_ERR_FORMAT);
+    ASSERT_CONTAINS(vit_last_error(ctx), "row 0 holds image 16, the manifest says 8");
+    free(c);
+    vit_index_close(ix);
+    vit_ctx_free(ctx);
+    return 0;
+}
+
 TESTS {
     T(index_round_trip_equals_direct_runs),
+    T(index_equals_vitrun_decompose),
+    T(index_stopped_then_resumed_equals_one_run),
+    T(index_shards_merged_equal_one_run),
+    T(index_labels_and_unreadable_images),
+    T(index_of_another_module_is_refused),
+    T(index_bad_requests_fail_cleanly),
 };
 
 int main(int argc, char **argv) { return check_main(argc, argv); }

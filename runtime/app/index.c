@@ -146,14 +146,17 @@ void ix_manifest_sort(cJSON *man) {
     free(v);
 }
 
+int ix_is_temp(const char *s) {
+    return s[0] == '.' && strstr(s, ".tmp.") && (!strncmp(s, "." IX_MANIFEST ".tmp.", strlen(IX_MANIFEST) + 6) || !strncmp(s, ".shard-", 7));
+}
+
 void ix_clean_temps(const char *dir) {
     DIR *d = opendir(dir);
     if (!d) return;
     struct dirent *de;
     while ((de = readdir(d))) {
         const char *s = de->d_name;
-        if (s[0] == '.' && strstr(s, ".tmp.") &&
-            (!strncmp(s, "." IX_MANIFEST ".tmp.", strlen(IX_MANIFEST) + 6) || !strncmp(s, ".shard-", 7))) {
+        if (ix_is_temp(s)) {
             char *p = ix_join(dir, s);
             if (p) unlink(p);
             free(p);

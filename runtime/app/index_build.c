@@ -138,8 +138,9 @@ int ix_prepare_out(vit_ctx *ctx, const char *dir, int *created) {
     if (!d) { vit_ctx_fail(ctx, VIT_ERR_IO, "%s: %s", dir, strerror(errno)); return -1; }
     struct dirent *de;
     int empty = 1;
-    while (empty && (de = readdir(d))) empty = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
+    while (empty && (de = readdir(d))) empty = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || ix_is_temp(de->d_name);
     closedir(d);
+    if (empty) ix_clean_temps(dir); /* a run killed before its first manifest */
     if (!empty) { vit_ctx_fail(ctx, VIT_ERR_IO, "%s: not empty and not an index (no " IX_MANIFEST "): choose a new directory", dir); return -1; }
     if (access(dir, W_OK)) { vit_ctx_fail(ctx, VIT_ERR_IO, "%s: %s", dir, strerror(errno)); return -1; }
     return 0;
@@ -432,14 +433,12 @@ int vit_index_build(vit_ctx *ctx, const char *module, const char *weights, const
     b.man = man;
     b.st = st;
     st->total = l.n;
-    int adopted = 0;
     for (int k = o.shard_i; k < nchunks; k += o.shard_n) {
         st->mine += ix_chunk_len(l.n, o.chunk, k);
-        if (!done[k] && has) adopted += adopt(&b, k, done);
+        if (!done[k] && has && adopt(&b, k, done)) st->adopted += ix_chunk_len(l.n, o.chunk, k);
         if (done[k]) st->before += ix_chunk_len(l.n, o.chunk, k);
     }
     ix_manifest_sort(man);
-    (void)adopted;
     /* the batches still to do, chunk by chunk */
     int64_t maxb = st->mine / o.batch + nchunks + 1;
     bfirst = calloc((size_t)maxb, sizeof *bfirst);

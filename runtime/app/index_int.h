@@ -28,6 +28,8 @@ void ix_manifest_sort(cJSON *man);
 /* Make ready an output directory: 1 when it holds a manifest, 0 when absent (then made,
  * *created = 1) or empty, -1 with a message otherwise. */
 int ix_prepare_out(vit_ctx *ctx, const char *dir, int *created);
+/* 1 for the name of a temporary file of ours (a manifest or shard being written). */
+int ix_is_temp(const char *name);
 /* Remove temporary files an interrupted writer left in dir. */
 void ix_clean_temps(const char *dir);
 

@@ -84,7 +84,10 @@ int cmd_index(int argc, char **argv) {
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { index_usage(stdout); return 0; }
-        int needs = a[0] == '-' && a[1] && strcmp(a, "--allow-missing");
+        static const char *const valued[] = {"--weights", "-o", "--output", "--split", "--from", "--bias", "--ln",
+                                             "--batch", "--chunk", "--threads", "--shard", "--engine"};
+        int needs = 0;
+        for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++) needs |= !strcmp(a, valued[k]);
         if (needs && i + 1 >= argc) { fprintf(stderr, "vitrun index: %s needs a value\n", a); return 2; }
         if (!strcmp(a, "--weights")) weights = argv[++i];
         else if (!strcmp(a, "-o")) out = argv[++i];
@@ -147,7 +150,9 @@ int cmd_index(int argc, char **argv) {
     printf("indexed %lld images into %s in %.2f s: %.1f images/s%s", (long long)st.done, out, st.t_wall,
            st.t_wall > 0 ? (double)st.done / st.t_wall : 0, st.skipped ? "" : "\n");
     if (st.skipped) printf(", %lld unreadable ones skipped (listed in %s/index.json)\n", (long long)st.skipped, out);
-    if (st.before) printf("continued: %lld images were indexed by earlier runs\n", (long long)st.before);
+    if (st.before) printf("continued: %lld images were indexed by earlier runs", (long long)st.before);
+    if (st.adopted) printf(" (%lld of them in shards written but not yet listed, checked and kept)", (long long)st.adopted);
+    if (st.before) printf("\n");
     if (st.mine < st.total) printf("shard %d/%d: %lld of the folder's %lld images; join the shards with vitrun merge\n",
                                    o.shard_i, o.shard_n ? o.shard_n : 1, (long long)st.mine, (long long)st.total);
     printf("time: decode+preprocess %.0f%% (reader thread, beside the forward pass), forward+decomposition %.0f%%, "
