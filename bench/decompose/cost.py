@@ -117,7 +117,12 @@ def markdown(S, over, rat, records, args, commit):
                                                     '%+.1f %%' % (100 * o['cpu']) if o else '-'))
     L += ['', 'head+token (28381 components), materialised / directions mode: %.1fx (wall), %.1fx (CPU) in '
           'total time per image; %.1fx (wall), %.1fx (CPU) in the time added to the forward pass.'
-          % (rat['wall']['total'], rat['cpu']['total'], rat['wall']['added'], rat['cpu']['added'])]
+          % (rat['wall']['total'], rat['cpu']['total'], rat['wall']['added'], rat['cpu']['added']),
+          '', 'Read the CPU columns: wall times on a busy machine move by tens of per cent from round to round, '
+          'so wall ratios of small added times are noise. Directions mode computes about 0.14 GMAC of '
+          'decomposition per image per head and token against the forward pass\'s 16.4 GMAC; most of its '
+          'added CPU time is shared with head-level decomposition from block 7 (a few MMAC) and is not yet '
+          'attributed (per-run permuted copies of the projection weights at the split points are one known part).']
     return '\n'.join(L) + '\n'
 
 
