@@ -203,6 +203,109 @@ VIT_API int vit_index_build(vit_ctx *ctx, const char *module, const char *weight
 VIT_API int vit_index_merge(vit_ctx *ctx, const char *out, const char *const *inputs, int n);
 
 /* ---- alignment, descriptions and scores (runtime/app/align.c, describe.c, score.c) ---- */
+/* Plain row-major float arrays: contributions [n, ncomp, dim] (one image's
+ * components contiguous), CLIP image embeddings (targets) [n, edim], text
+ * embeddings [t, edim] (L2-normalised rows, vit_embed_texts).  "Aligned"
+ * contributions are [n, ncomp, edim]: component c of image i mapped into
+ * CLIP's image space. */
+
+/* COMPALIGN (PAPER.md 2): one map W_c [dim, edim] per component and one
+ * shared bias b [edim]; f_c(x) = x_c W_c + b / ncomp, so the aligned
+ * components sum to (sum_c x_c W_c) + b.  shared: one W for all components
+ * (the ablation's baseline). */
+typedef struct {
+    int ncomp, dim, edim; /* components, model dimension, CLIP dimension */
+    int shared;           /* 1: w holds one map used by every component */
+    float *w;             /* [shared ? 1 : ncomp, dim, edim] */
+    float *b;             /* [edim] */
+} vit_aligner;
+
+typedef struct {
+    double lambda;  /* orthogonality weight: loss += lambda * edim * mean_{c,i,j} (W_c^T W_c - I)^2 (1) */
+    double lr;      /* Adam learning rate (3e-4) */
+    double wd;      /* weight decay, added to the gradient as torch.optim.Adam does (1e-6) */
+    int epochs;     /* passes over the training part (2) */
+    int batch;      /* images per step (32) */
+    int patience;   /* stop after this many steps without a new held-out minimum (50); 0: never */
+    double holdout; /* fraction of the images held out for early stopping (0.1), the last of a seeded shuffle */
+    int shared;     /* one map for every component (baseline) */
+    uint64_t seed;  /* initialisation (randn * 0.02) and shuffling */
+    void (*progress)(void *ud, int64_t step, int64_t steps); /* optional, called after each step */
+    void *ud;
+} vit_align_opts;
+
+typedef struct {
+    int ntrain, nheldout; /* images used for steps / for early stopping */
+    int steps, best_step; /* steps taken; the step whose weights are returned */
+    double heldout_cos;   /* mean 1 - cos(sum_c f_c, target) on the held-out part at best_step */
+    double ortho;         /* edim * mean (W^T W - I)^2 of the returned maps */
+} vit_align_report;
+
+VIT_API void vit_align_opts_default(vit_align_opts *o);
+/* Train an aligner from contributions [n, ncomp, dim] and targets [n, edim];
+ * rep may be NULL. */
+VIT_API int vit_align_train(vit_ctx *ctx, const float *contrib, const float *targets, int n, int ncomp, int dim, int edim,
+                            const vit_align_opts *opts, vit_aligner **out, vit_align_report *rep);
+/* A zero aligner (NULL when out of memory); the identity (dim = edim, b = 0),
+ * the aligner of a CLIP model's own components. */
+VIT_API vit_aligner *vit_aligner_new(int ncomp, int dim, int edim, int shared);
+VIT_API vit_aligner *vit_aligner_identity(int ncomp, int dim);
+VIT_API void vit_aligner_free(vit_aligner *a);
+/* VIT_ERR_SHAPE with a message unless the aligner takes ncomp components of dim. */
+VIT_API int vit_aligner_fits(vit_ctx *ctx, const vit_aligner *a, int ncomp, int dim);
+/* out [n, ncomp, edim] = the aligned contributions. */
+VIT_API int vit_aligner_apply(vit_ctx *ctx, const vit_aligner *a, const float *contrib, int n, int ncomp, int dim, float *out);
+/* Mean over images of 1 - cos(sum_c aligned_c, target). */
+VIT_API double vit_align_cosine_distance(const float *aligned, const float *targets, int n, int ncomp, int edim);
+/* Safetensors: "weights" [ncomp or 1, dim, edim], "bias" [edim]; metadata
+ * "aligner" = a JSON object (ncomp, dim, edim, shared, plus meta_json's
+ * members when given, e.g. the component names and training options). */
+VIT_API int vit_aligner_save(vit_ctx *ctx, const vit_aligner *a, const char *path, const char *meta_json);
+VIT_API int vit_aligner_load(vit_ctx *ctx, const char *path, vit_aligner **out);
+
+/* TextSpan (PAPER.md 3; Gandelsman et al.'s replace_with_iterative_removal)
+ * on one component's aligned contributions: rows data[i * stride .. + edim],
+ * i < n.  The texts [t, edim] are projected on the span of the top `rank`
+ * right singular vectors of the (uncentred) data, the data is centred, then
+ * k times: the text whose projections have the largest std is picked, and its
+ * direction is removed from the data and from every text.  pick[k] gets the
+ * text indices, var[k] the fraction of the component's centred variance each
+ * pick removed. */
+VIT_API int vit_textspan(vit_ctx *ctx, const float *data, int n, int64_t stride, int edim, const float *texts, int t,
+                         int rank, int k, int *pick, double *var);
+
+/* The scoring function (PAPER.md 4, variance_attributed): for a feature of k
+ * >= 2 description embeddings desc [k, edim], score[c] = mean over the QR
+ * basis directions of mean(T S_c) / (std(T) std(S_c)) with T the projections
+ * of sum_c f_c, S_c those of f_c, both centred over images, unbiased std. */
+VIT_API int vit_score_feature(vit_ctx *ctx, const float *aligned, int n, int ncomp, int edim, const float *desc, int k,
+                              double *score);
+/* Spearman's rank correlation of a and b (ties get their average rank, as
+ * torchmetrics); NaN when either is constant. */
+VIT_API double vit_spearman(const double *a, const double *b, int n);
+/* The paper's check (image_retrieval_from_text_quant.py): for feature f,
+ * description j and component c, rho[f][j][c] = correlation over images of
+ * f_c . desc_j with CLIP's own image . desc_j; its mean over j is ranked
+ * against score[f][c]: within[0] = mean over components of the Spearman
+ * correlation across features, between[f] = Spearman across components.
+ * feats[f] points to k[f] rows of edim; clip [n, edim]. */
+VIT_API int vit_score_validate(vit_ctx *ctx, const float *aligned, const float *clip, int n, int ncomp, int edim,
+                               const float *const *feats, const int *k, int nfeat, double *within, double *between);
+
+/* Retrieval (runtime/app/retrieve.c). */
+/* Indices 0..n-1 ordered by descending value (stable). */
+VIT_API void vit_rank_desc(const double *v, int n, int *order);
+/* Components for property i among nfeat (image query, PAPER.md 5):
+ * v[i][c] - max(0, max_{j != i} v[j][c]) into out[c]; v is [nfeat, ncomp]. */
+VIT_API void vit_property_scores(const double *v, int nfeat, int ncomp, int i, double *out);
+/* Text query: score[x] = (sum_{c in comps} f_c(x)) . query for aligned
+ * [n, ncomp, edim] and query [edim]. */
+VIT_API int vit_retrieve_text(vit_ctx *ctx, const float *aligned, int n, int ncomp, int edim, const int *comps, int ncomps,
+                              const float *query, double *score);
+/* Image query: score[x] = cos(sum_{c in comps} x_c, sum_{c in comps} probe_c)
+ * on the un-aligned contributions [n, ncomp, dim] and probe [ncomp, dim]. */
+VIT_API int vit_retrieve_image(vit_ctx *ctx, const float *contrib, int n, int ncomp, int dim, const int *comps, int ncomps,
+                               const float *probe, double *score);
 
 /* ---- retrieval, heatmaps, ablation, segmentation (runtime/app/retrieve.c, heatmap.c, ablate.c, segment.c) ---- */
 
