@@ -112,4 +112,60 @@ int cli_comps_grid(struct vit_ctx *ctx, const struct vit_model *m, const CliComp
 void cli_patch_map(const CliComps *c, const unsigned char *sel, const float *val, int stride, int first, int gh, int gw,
                    float *map);
 
+/* ---- comps.c: inputs of align / describe / score / retrieve ---- */
+
+/* A components file (vitrun decompose -o: "contrib" [images, components, dim]
+ * and the components JSON in its metadata). */
+typedef struct {
+    int n, ncomp, dim;
+    float *contrib;  /* [n, ncomp, dim] */
+    char **names;    /* ncomp component names */
+    char *options;   /* the decomposition's options string ("" if unknown) */
+    char *model;     /* unused for now ("" if unknown) */
+} CliContrib;
+int cli_contrib_load(const char *path, CliContrib *c); /* 0, or -1 with a message */
+void cli_contrib_free(CliContrib *c);
+
+/* The CLIP towers: image module (--clip, --clip-weights, --clip-output) and
+ * text module (--text, --text-weights, --vocab, --templates). */
+typedef struct {
+    const char *module, *weights, *output;
+    const char *text, *text_weights, *vocab, *templates;
+} CliClip;
+/* Consume argv[*i] (and its value) when it is one of the options above: 1;
+ * 0 when it is not; -1 with a message when its value is missing. */
+int cli_clip_opt(int argc, char **argv, int *i, CliClip *o);
+/* CLIP image embeddings [n, edim] of the images (malloc'd), NULL with a message. */
+float *cli_clip_images(const CliClip *o, char **images, int n, int *edim);
+/* Text embeddings [n, edim] (L2-normalised; with the templates if given), NULL with a message. */
+float *cli_embed(const CliClip *o, char **texts, int n, int *edim);
+/* Aligned contributions [n, ncomp, edim] through the aligner file, or the
+ * identity when aligner is NULL (a CLIP model's own components); NULL with a message. */
+float *cli_aligned(const CliContrib *c, const char *aligner, int *edim);
+/* -1 with a message when text embeddings (what) do not have the aligned dimension. */
+int cli_check_edim(const char *what, int edim, int want);
+
+/* Features: a JSON object {"name": ["description", ...]} or a text file per
+ * feature (its name the file's stem, one description a line).  A feature
+ * with fewer than 2 descriptions is refused. */
+typedef struct {
+    char *name;
+    char **desc;
+    int k;
+    float *emb; /* [k, edim] after cli_features_embed */
+} CliFeature;
+int cli_features_load(char **paths, int npaths, CliFeature **out, int *n);
+int cli_features_embed(const CliClip *o, CliFeature *f, int nf, int *edim);
+void cli_features_free(CliFeature *f, int n);
+
+/* Image paths from arguments or a list file (one a line); NULL with a message. */
+char **cli_image_args(char **args, int nargs, const char *list, int *n);
+/* The string `key` of each of the n records of a JSON-lines labels file. */
+char **cli_labels_load(const char *path, const char *key, int n);
+/* 1 when text contains word as a whole (space-delimited) word. */
+int cli_text_mentions(const char *text, const char *word);
+/* Print a JSON value (freed) into a malloc'd string ending in a newline. */
+struct cJSON;
+char *cli_json_out(struct cJSON *j);
+
 #endif

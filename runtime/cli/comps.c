@@ -1,0 +1,346 @@
+/* runtime/cli/comps.c — inputs shared by vitrun align / describe / score /
+ * retrieve (cli.h): a components file, the CLIP image and text towers run
+ * through the library, an aligner applied, feature lists, image lists and
+ * ground-truth labels (JSON lines, e.g. a toy world's labels.jsonl). */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "bpe.h"
+#include "cli.h"
+#include "st.h"
+#include "vit.h"
+
+int cli_contrib_load(const char *path, CliContrib *c) {
+    StFile *f = NULL;
+    char err[1024];
+    memset(c, 0, sizeof *c);
+    if (st_open(path, &f, err, sizeof err)) { fprintf(stderr, "vitrun: %s\n", err); return -1; }
+    int64_t k = st_find(f, "contrib");
+    const char *meta = st_meta(f, "components");
+    if (k < 0 || f->t[k].rank != 3) {
+        fprintf(stderr, "vitrun: %s: no contributions [images, components, dim] ('contrib', as vitrun decompose -o writes)%s\n", path,
+                st_find(f, "proj") >= 0 ? "; projections on directions ('proj') cannot be aligned" : "");
+        st_close(f);
+        return -1;
+    }
+    c->n = (int)f->t[k].shape[0], c->ncomp = (int)f->t[k].shape[1], c->dim = (int)f->t[k].shape[2];
+    c->contrib = malloc(sizeof(float) * (size_t)st_numel(&f->t[k]) + 4);
+    c->names = calloc((size_t)c->ncomp, sizeof(char *));
+    if (!c->contrib || !c->names || st_read_f32(f, k, c->contrib, err, sizeof err)) {
+        fprintf(stderr, "vitrun: %s: %s\n", path, c->contrib && c->names ? err : "out of memory");
+        st_close(f);
+        cli_contrib_free(c);
+        return -1;
+    }
+    cJSON *j = meta ? cJSON_Parse(meta) : NULL, *arr = cJSON_GetObjectItem(j, "components");
+    for (int i = 0; i < c->ncomp; i++) {
+        const char *nm = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(arr, i), "name"));
+        char buf[32];
+        snprintf(buf, sizeof buf, "component %d", i);
+        c->names[i] = strdup(nm ? nm : buf);
+    }
+    const char *opt = cJSON_GetStringValue(cJSON_GetObjectItem(j, "options"));
+    c->options = strdup(opt ? opt : "");
+    const char *model = cJSON_GetStringValue(cJSON_GetObjectItem(j, "model"));
+    c->model = strdup(model ? model : "");
+    cJSON_Delete(j);
+    st_close(f);
+    return 0;
+}
+
+void cli_contrib_free(CliContrib *c) {
+    if (c->names)
+        for (int i = 0; i < c->ncomp; i++) free(c->names[i]);
+    free(c->names), free(c->contrib), free(c->options), free(c->model);
+    memset(c, 0, sizeof *c);
+}
+
+int cli_clip_opt(int argc, char **argv, int *i, CliClip *o) {
+    const char *a = argv[*i];
+    const char **slot = !strcmp(a, "--clip") ? &o->module : !strcmp(a, "--clip-weights") ? &o->weights
+                      : !strcmp(a, "--clip-output") ? &o->output : !strcmp(a, "--text") ? &o->text
+                      : !strcmp(a, "--text-weights") ? &o->text_weights : !strcmp(a, "--vocab") ? &o->vocab
+                      : !strcmp(a, "--templates") ? &o->templates : NULL;
+    if (!slot) return 0;
+    if (*i + 1 >= argc) { fprintf(stderr, "vitrun: %s needs a value\n", a); return -1; }
+    *slot = argv[++*i];
+    return 1;
+}
+
+float *cli_clip_images(const CliClip *o, char **images, int n, int *edim) {
+    vit_ctx *ctx = vit_ctx_new();
+    vit_model *m = NULL;
+    float *in = NULL, *emb = NULL, **outs = NULL;
+    vit_bind_opts bind = {0, 0};
+    if (!o->module || !o->weights) { fprintf(stderr, "vitrun: the CLIP image tower is needed: --clip MODULE --clip-weights W\n"); goto fail; }
+    if (vit_model_load(ctx, o->module, &m) || vit_model_bind(ctx, m, o->weights, &bind)) {
+        fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx));
+        goto fail;
+    }
+    int ko = o->output ? vit_model_output_find(m, o->output) : vit_model_output_find(m, "embedding");
+    if (ko < 0 && !o->output) ko = vit_model_output_find(m, "logits");
+    if (ko < 0) { fprintf(stderr, "vitrun: %s: no output '%s' (--clip-output)\n", o->module, o->output ? o->output : "embedding"); goto fail; }
+    int no = vit_model_noutputs(m);
+    int64_t isz = vit_model_input_numel(m), esz = vit_model_output_numel(m, ko);
+    int chunk = 64;
+    in = malloc(sizeof(float) * (size_t)(isz * chunk));
+    emb = malloc(sizeof(float) * (size_t)(esz * n) + 4);
+    outs = calloc((size_t)no, sizeof(float *));
+    if (!in || !emb || !outs) { fprintf(stderr, "vitrun: out of memory\n"); goto fail; }
+    for (int k = 0; k < no; k++)
+        if (!(outs[k] = malloc(sizeof(float) * (size_t)(vit_model_output_numel(m, k) * chunk)))) { fprintf(stderr, "vitrun: out of memory\n"); goto fail; }
+    CliProgress pr;
+    cli_progress_start(&pr, "CLIP images", n);
+    for (int i0 = 0; i0 < n; i0 += chunk) {
+        int nb = n - i0 < chunk ? n - i0 : chunk;
+        for (int i = 0; i < nb; i++)
+            if (vit_model_read_image(ctx, m, images[i0 + i], in + (size_t)i * (size_t)isz)) {
+                fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx));
+                goto fail;
+            }
+        if (vit_model_run(ctx, m, VIT_ENGINE_JIT, in, nb, 0, outs)) { fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx)); goto fail; }
+        memcpy(emb + (size_t)i0 * (size_t)esz, outs[ko], sizeof(float) * (size_t)(esz * nb));
+        cli_progress_update(&pr, i0 + nb);
+    }
+    cli_progress_done(&pr, n);
+    *edim = (int)esz;
+    goto done;
+fail:
+    free(emb);
+    emb = NULL;
+done:
+    if (outs)
+        for (int k = 0; k < vit_model_noutputs(m); k++) free(outs[k]);
+    free(outs), free(in);
+    vit_model_free(m);
+    vit_ctx_free(ctx);
+    return emb;
+}
+
+float *cli_embed(const CliClip *o, char **texts, int n, int *edim) {
+    vit_ctx *ctx = vit_ctx_new();
+    vit_model *m = NULL;
+    BpeTok *tok = NULL;
+    float *emb = NULL;
+    char **tpl = NULL, err[1024];
+    int ntpl = 0;
+    vit_bind_opts bind = {0, 0};
+    if (!o->text || !o->text_weights || !o->vocab) {
+        fprintf(stderr, "vitrun: the CLIP text tower is needed: --text MODULE --text-weights W --vocab VOCAB\n");
+        goto fail;
+    }
+    if (o->templates) {
+        if (!(tpl = cli_read_lines(o->templates, &ntpl))) goto fail;
+        if (!ntpl) { fprintf(stderr, "vitrun: %s: no templates in it\n", o->templates); goto fail; }
+    }
+    if (bpe_load(o->vocab, &tok, err, sizeof err)) { fprintf(stderr, "vitrun: vocabulary: %s\n", err); goto fail; }
+    if (vit_model_load(ctx, o->text, &m) || vit_model_bind(ctx, m, o->text_weights, &bind)) {
+        fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx));
+        goto fail;
+    }
+    int ko = vit_model_output_find(m, "embedding");
+    if (ko < 0 && vit_model_noutputs(m) == 1) ko = 0;
+    if (ko < 0) { fprintf(stderr, "vitrun: %s: not a text model (no output 'embedding')\n", o->text); goto fail; }
+    *edim = (int)vit_model_output_numel(m, ko);
+    emb = malloc(sizeof(float) * (size_t)(*edim) * (size_t)n + 4);
+    vit_text_opts topts = {VIT_ENGINE_JIT, 0};
+    if (!emb || vit_embed_texts(ctx, m, tok, (const char *const *)texts, n, (const char *const *)tpl, ntpl, &topts, emb)) {
+        fprintf(stderr, "vitrun: %s\n", emb ? vit_last_error(ctx) : "out of memory");
+        goto fail;
+    }
+    goto done;
+fail:
+    free(emb);
+    emb = NULL;
+done:
+    cli_free_lines(tpl, ntpl);
+    bpe_free(tok);
+    vit_model_free(m);
+    vit_ctx_free(ctx);
+    return emb;
+}
+
+float *cli_aligned(const CliContrib *c, const char *aligner, int *edim) {
+    vit_ctx *ctx = vit_ctx_new();
+    vit_aligner *a = NULL;
+    float *out = NULL;
+    if (aligner ? vit_aligner_load(ctx, aligner, &a) != VIT_OK : !(a = vit_aligner_identity(c->ncomp, c->dim))) {
+        fprintf(stderr, "vitrun: %s\n", aligner ? vit_last_error(ctx) : "out of memory");
+        goto done;
+    }
+    if (vit_aligner_fits(ctx, a, c->ncomp, c->dim)) { fprintf(stderr, "vitrun: %s: %s\n", aligner, vit_last_error(ctx)); goto done; }
+    out = malloc(sizeof(float) * (size_t)c->n * (size_t)c->ncomp * (size_t)a->edim + 4);
+    if (!out || vit_aligner_apply(ctx, a, c->contrib, c->n, c->ncomp, c->dim, out)) {
+        fprintf(stderr, "vitrun: %s\n", out ? vit_last_error(ctx) : "out of memory");
+        free(out);
+        out = NULL;
+        goto done;
+    }
+    *edim = a->edim;
+done:
+    vit_aligner_free(a);
+    vit_ctx_free(ctx);
+    return out;
+}
+
+int cli_check_edim(const char *what, int edim, int want) {
+    if (edim == want) return 0;
+    fprintf(stderr, "vitrun: %s have %d dimensions but the aligned components %d (another CLIP model, or un-aligned "
+                    "components of a non-CLIP model: give --aligner)\n", what, edim, want);
+    return -1;
+}
+
+/* "dir/colour.txt" -> "colour" */
+static char *stem(const char *path) {
+    const char *b = strrchr(path, '/');
+    char *s = strdup(b ? b + 1 : path), *dot = strrchr(s, '.');
+    if (dot && dot != s) *dot = 0;
+    return s;
+}
+
+static int feature_add(CliFeature **fs, int *nf, char *name, char **desc, int k, const char *src) {
+    if (k < 2) {
+        fprintf(stderr, "vitrun: %s: feature '%s' has %d description%s; a feature needs at least 2 (one description is a "
+                        "direction, not a feature)\n", src, name, k, k == 1 ? "" : "s");
+        free(name);
+        cli_free_lines(desc, k);
+        return -1;
+    }
+    CliFeature *n2 = realloc(*fs, sizeof(CliFeature) * (size_t)(*nf + 1));
+    if (!n2) { fprintf(stderr, "vitrun: out of memory\n"); free(name), cli_free_lines(desc, k); return -1; }
+    *fs = n2;
+    (*fs)[(*nf)++] = (CliFeature){name, desc, k, NULL};
+    return 0;
+}
+
+int cli_features_load(char **paths, int npaths, CliFeature **out, int *nout) {
+    *out = NULL;
+    *nout = 0;
+    for (int p = 0; p < npaths; p++) {
+        size_t len = strlen(paths[p]);
+        if (len > 5 && !strcmp(paths[p] + len - 5, ".json")) {
+            FILE *f = fopen(paths[p], "r");
+            if (!f) { fprintf(stderr, "vitrun: %s: %s\n", paths[p], strerror(errno)); goto fail; }
+            char *buf = NULL;
+            size_t cap = 0, n = 0, r;
+            char tmp[4096];
+            while ((r = fread(tmp, 1, sizeof tmp, f)) > 0) {
+                if (n + r + 1 > cap) { cap = 2 * (n + r + 1); buf = realloc(buf, cap); }
+                memcpy(buf + n, tmp, r), n += r;
+            }
+            fclose(f);
+            if (buf) buf[n] = 0;
+            cJSON *j = buf ? cJSON_Parse(buf) : NULL;
+            free(buf);
+            if (!cJSON_IsObject(j)) {
+                fprintf(stderr, "vitrun: %s: expected a JSON object {\"feature\": [\"description\", ...], ...}\n", paths[p]);
+                cJSON_Delete(j);
+                goto fail;
+            }
+            for (cJSON *it = j->child; it; it = it->next) {
+                int k = cJSON_GetArraySize(it), bad = !cJSON_IsArray(it);
+                char **d = calloc((size_t)(k > 0 ? k : 1), sizeof(char *));
+                for (int i = 0; i < k && !bad; i++) {
+                    const char *s = cJSON_GetStringValue(cJSON_GetArrayItem(it, i));
+                    if (!s || !*s) bad = 1;
+                    else d[i] = strdup(s);
+                }
+                if (bad) {
+                    fprintf(stderr, "vitrun: %s: feature '%s' must be a list of non-empty strings\n", paths[p], it->string);
+                    cli_free_lines(d, k);
+                    cJSON_Delete(j);
+                    goto fail;
+                }
+                if (feature_add(out, nout, strdup(it->string), d, k, paths[p])) { cJSON_Delete(j); goto fail; }
+            }
+            cJSON_Delete(j);
+        } else {
+            int k;
+            char **d = cli_read_lines(paths[p], &k);
+            if (!d || feature_add(out, nout, stem(paths[p]), d, k, paths[p])) goto fail;
+        }
+    }
+    if (!*nout) { fprintf(stderr, "vitrun: no features given\n"); return -1; }
+    return 0;
+fail:
+    cli_features_free(*out, *nout);
+    *out = NULL;
+    *nout = 0;
+    return -1;
+}
+
+void cli_features_free(CliFeature *f, int n) {
+    for (int i = 0; f && i < n; i++) free(f[i].name), cli_free_lines(f[i].desc, f[i].k), free(f[i].emb);
+    free(f);
+}
+
+int cli_features_embed(const CliClip *o, CliFeature *f, int nf, int *edim) {
+    for (int i = 0; i < nf; i++)
+        if (!(f[i].emb = cli_embed(o, f[i].desc, f[i].k, edim))) return -1;
+    return 0;
+}
+
+char **cli_image_args(char **args, int nargs, const char *list, int *n) {
+    if (list && nargs) { fprintf(stderr, "vitrun: give images or --images LIST, not both\n"); return NULL; }
+    if (list) {
+        char **v = cli_read_lines(list, n);
+        if (v && !*n) { fprintf(stderr, "vitrun: %s: no images in it\n", list); cli_free_lines(v, 0); return NULL; }
+        return v;
+    }
+    char **v = calloc((size_t)(nargs > 0 ? nargs : 1), sizeof(char *));
+    for (int i = 0; v && i < nargs; i++) v[i] = strdup(args[i]);
+    *n = nargs;
+    return v;
+}
+
+char **cli_labels_load(const char *path, const char *key, int n) {
+    int nl;
+    char **lines = cli_read_lines(path, &nl);
+    if (!lines) return NULL;
+    if (nl != n) {
+        fprintf(stderr, "vitrun: %s: %d records for %d images\n", path, nl, n);
+        cli_free_lines(lines, nl);
+        return NULL;
+    }
+    char **v = calloc((size_t)(n > 0 ? n : 1), sizeof(char *));
+    for (int i = 0; v && i < n; i++) {
+        cJSON *j = cJSON_Parse(lines[i]);
+        const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(j, key));
+        if (!s) {
+            fprintf(stderr, "vitrun: %s: line %d has no string '%s'\n", path, i + 1, key);
+            cJSON_Delete(j);
+            cli_free_lines(v, i);
+            cli_free_lines(lines, nl);
+            return NULL;
+        }
+        v[i] = strdup(s);
+        cJSON_Delete(j);
+    }
+    cli_free_lines(lines, nl);
+    return v;
+}
+
+int cli_text_mentions(const char *text, const char *word) {
+    size_t w = strlen(word);
+    for (const char *p = strstr(text, word); p; p = strstr(p + 1, word)) {
+        int before = p == text || p[-1] == ' ', after = p[w] == 0 || p[w] == ' ';
+        if (before && after) return 1;
+    }
+    return 0;
+}
+
+char *cli_json_out(cJSON *j) {
+    char *s = cJSON_Print(j);
+    cJSON_Delete(j);
+    if (!s) return NULL;
+    size_t n = strlen(s);
+    char *t = realloc(s, n + 2);
+    if (!t) { free(s); return NULL; }
+    t[n] = '\n', t[n + 1] = 0;
+    return t;
+}
