@@ -5,7 +5,6 @@
  * components that carry the feature more than any other.  Writes the ranked
  * list, optionally a PNG grid of the top images and, with ground-truth
  * labels, precision@n. */
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +13,6 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
-#include "img.h"
-#include "toyworld.h"
 #include "vit.h"
 
 static void usage(FILE *f) {
@@ -33,36 +30,28 @@ static void usage(FILE *f) {
             "probe taken from COMPS itself with --probe-self I: when its value equals the probe's).\n");
 }
 
-/* A grid of the top images (cols x rows tiles of the first image's size, 2 px gaps), written atomically. */
-static int write_grid(const char *path, char **images, const int *order, int m) {
-    int cols = m < 5 ? m : 5, rows = (m + cols - 1) / cols, tw = 0, th = 0, gap = 2, rc = -1;
-    unsigned char *canvas = NULL;
-    char err[1024], tmp[4200];
+/* A grid of the top images, each captioned with its rank and score, and
+ * the query as title (draw.c), written atomically. */
+static int write_grid(const char *path, char **images, const int *order, const double *score, int m, const char *title) {
+    vit_ctx *ctx = vit_ctx_new();
+    vit_picture **pics = calloc((size_t)m, sizeof(vit_picture *)), *g = NULL;
+    char **caps = calloc((size_t)m, sizeof(char *));
+    int rc = -1;
+    if (!ctx || !pics || !caps) { fprintf(stderr, "vitrun: out of memory\n"); goto done; }
     for (int r = 0; r < m; r++) {
-        unsigned char *px = NULL;
-        int w, h;
-        if (img_load_rgb8(images[order[r]], &px, &w, &h, err, sizeof err)) { fprintf(stderr, "vitrun: %s\n", err); goto done; }
-        if (!canvas) {
-            tw = w, th = h;
-            canvas = malloc((size_t)(cols * (tw + gap) + gap) * (size_t)(rows * (th + gap) + gap) * 3);
-            if (!canvas) { free(px); fprintf(stderr, "vitrun: out of memory\n"); goto done; }
-            memset(canvas, 255, (size_t)(cols * (tw + gap) + gap) * (size_t)(rows * (th + gap) + gap) * 3);
-        }
-        int x0 = gap + (r % cols) * (tw + gap), y0 = gap + (r / cols) * (th + gap), W = cols * (tw + gap) + gap;
-        for (int y = 0; y < th && y < h; y++)
-            memcpy(canvas + ((size_t)(y0 + y) * (size_t)W + (size_t)x0) * 3, px + (size_t)y * (size_t)w * 3, (size_t)(w < tw ? w : tw) * 3);
-        free(px);
+        if (vit_picture_read(ctx, images[order[r]], &pics[r])) { fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx)); goto done; }
+        caps[r] = malloc(32);
+        if (caps[r]) snprintf(caps[r], 32, "%d: %+.3f", r + 1, score[order[r]]);
     }
-    snprintf(tmp, sizeof tmp, "%s.tmp%d", path, (int)getpid());
-    if (toy_write_png(tmp, canvas, cols * (tw + gap) + gap, rows * (th + gap) + gap, 3, err, sizeof err)) {
-        fprintf(stderr, "vitrun: %s\n", err);
-        unlink(tmp);
-        goto done;
-    }
-    if (rename(tmp, path)) { fprintf(stderr, "vitrun: %s: %s\n", path, strerror(errno)); unlink(tmp); goto done; }
+    g = vit_draw_grid((const vit_picture *const *)pics, (const char *const *)caps, m, m < 10 ? m : 10, 96, title);
+    if (!g || vit_picture_write_png(ctx, g, path)) { fprintf(stderr, "vitrun: %s\n", g ? vit_last_error(ctx) : "out of memory"); goto done; }
     rc = 0;
 done:
-    free(canvas);
+    for (int r = 0; pics && r < m; r++) vit_picture_free(pics[r]);
+    cli_free_lines(caps, caps ? m : 0);
+    free(pics);
+    vit_picture_free(g);
+    vit_ctx_free(ctx);
     return rc;
 }
 
@@ -196,7 +185,7 @@ int cmd_retrieve(int argc, char **argv) {
             printf("query '%s': precision@%d %.3f\n", qname, m, p);
         }
         cJSON_AddItemToArray(jq, o);
-        if (grid && q == 0 && write_grid(grid, images, order, m)) goto done;
+        if (grid && q == 0 && write_grid(grid, images, order, cs, m, qname)) goto done;
     }
     if (lab) {
         cJSON_AddNumberToObject(j, "mean_precision", psum / nq);
