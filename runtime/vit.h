@@ -440,7 +440,8 @@ VIT_API void vit_seg_result(const vit_seg_stats *s, double *pixacc, double *miou
  * HTML-escaped; a content security policy allows data: pictures, inline
  * style and the page's one script, which writes into <body> how many
  * pictures there are and how many decoded (attributes data-images,
- * data-decoded).  The page is written to out atomically.  A directory that
+ * data-decoded).  A sub-directory holding a labels.jsonl is a data set: its
+ * size is noted, its pictures are not shown.  The page is written to out atomically.  A directory that
  * is missing or has nothing to show, an unreadable file or bad JSON is an
  * error (and nothing is written). */
 typedef struct {
@@ -448,10 +449,13 @@ typedef struct {
     int max_images;    /* pictures shown per directory (0: 48); the others are counted in a note */
     void (*progress)(void *user, int done, int total); /* may be NULL; called after each file */
     void *user;
+    const char *const *exclude; /* fnmatch patterns: files and directories whose name matches are skipped */
+    int nexclude;
 } vit_report_opts;
 typedef struct {
     int images, json, markdown; /* files shown */
     int hidden;                 /* pictures left out (max_images) */
+    int skipped;                /* files too large to show (16 MB pictures, 8 MB JSON or markdown) */
     size_t bytes;               /* size of the page */
 } vit_report_stats;
 VIT_API int vit_report_write(vit_ctx *ctx, const char *const *dirs, int ndirs, const vit_report_opts *opts,

@@ -2,7 +2,8 @@
  * base64 against known strings (RFC 4648's vectors, hostile markup, invalid
  * UTF-8), a report of a made-up run directory (pictures inlined byte for
  * byte, JSON results and markdown as tables, captions from a manifest, the
- * content security policy's hash matching the page's script), and every
+ * content security policy's hash matching the page's script), data sets,
+ * excluded names and large files left out with a note, and every
  * kind of bad input failing with a message and no file left behind.
  *
  * `test_report --png-stats FILE` prints "W H COLOURS INK" for a PNG
@@ -342,6 +343,46 @@ TEST(max_images_and_long_tables) {
     return 0;
 }
 
+TEST(data_sets_excludes_and_large_files) {
+    ASSERT(fresh());
+    mkdir_rel("d");
+    mkdir_rel("d/data");
+    mkdir_rel("d/data/images");
+    mkdir_rel("d/idx");
+    make_png("d/data/images/0.png", 4, 4, 0);
+    mktext("d/data/labels.jsonl", "{\"image\": \"images/0.png\"}\n{}\n{}\n");
+    mktext("d/idx/shard-00000.json", "{\"a\": 1}");
+    mktext("d/idx/index.json", "{\"b\": 2}");
+    make_png("d/keep.png", 4, 4, 0);
+    char *big = malloc(9u << 20);
+    memset(big, ' ', 9u << 20);
+    big[0] = '[';
+    big[(9u << 20) - 1] = ']';
+    mkfile("d/big.json", big, 9u << 20);
+    free(big);
+    vit_ctx *ctx = vit_ctx_new();
+    const char *dirs[] = {path_of("d")}, *excl[] = {"shard-*"};
+    vit_report_opts o = {.exclude = excl, .nexclude = 1};
+    vit_report_stats st;
+    ASSERT_EQ(vit_report_write(ctx, dirs, 1, &o, path_of("r.html"), &st), VIT_OK);
+    ASSERT_EQ(st.images, 1);
+    ASSERT_EQ(st.json, 1);
+    ASSERT_EQ(st.skipped, 1);
+    char *h = slurp(path_of("r.html"), NULL);
+    ASSERT_CONTAINS(h, "A data set of 3 labelled images (labels.jsonl): not shown.");
+    ASSERT_CONTAINS(h, "big.json: 9.4 MB, larger than 8 MB: not shown.");
+    ASSERT_CONTAINS(h, "index.json");
+    ASSERT(!strstr(h, "shard-00000"));
+    ASSERT_EQ(count(h, "<img "), 1);
+    free(h);
+    /* a data set given on the command line is shown */
+    const char *ds[] = {path_of("d/data")};
+    ASSERT_EQ(vit_report_write(ctx, ds, 1, NULL, path_of("r.html"), &st), VIT_OK);
+    ASSERT_EQ(st.images, 1);
+    vit_ctx_free(ctx);
+    return 0;
+}
+
 /* ---- bad input: an error with a message, nothing written ---- */
 
 static int fails(const char *dir, const char *want) {
@@ -394,7 +435,7 @@ TEST(bad_input) {
 
 TESTS {T(escape_markup_and_quotes), T(escape_keeps_utf8_replaces_bad_bytes), T(base64_rfc4648_vectors),
        T(base64_round_trips_every_byte), T(sha256_known_vector), T(report_of_a_run), T(max_images_and_long_tables),
-       T(bad_input)};
+       T(data_sets_excludes_and_large_files), T(bad_input)};
 
 /* "W H COLOURS INK" of a PNG (see the header). */
 static int png_stats(const char *path) {

@@ -8,13 +8,15 @@
 #include "vit.h"
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: vitrun report DIR... -o REPORT.html [--title T] [--max-images N]\n"
+    fprintf(f, "usage: vitrun report DIR... -o REPORT.html [--title T] [--max-images N] [--exclude PATTERN]...\n"
                "One self-contained HTML page (no external requests) with a table of contents and, for each\n"
                "directory and sub-directory with something to show:\n"
                "  *.png, *.jpg   pictures, inlined (at most N a directory, default 48)\n"
                "  *.json         results as tables (components, scores, descriptions, accuracies, ...)\n"
                "  *.md           markdown: headings, pipe tables, lists, code, paragraphs\n"
-               "Captions are file names, or come from a captions.tsv in the directory (FILE<tab>caption lines).\n");
+               "Captions are file names, or come from a captions.tsv in the directory (FILE<tab>caption lines).\n"
+               "Sub-directories holding a labels.jsonl (data sets) are named, not shown; files and directories\n"
+               "whose name matches an --exclude pattern (shell wildcards, e.g. 'shard-*') are skipped.\n");
 }
 
 static void on_progress(void *user, int done, int total) {
@@ -26,16 +28,18 @@ static void on_progress(void *user, int done, int total) {
 int cmd_report(int argc, char **argv) {
     const char *out = NULL;
     vit_report_opts o = {0};
-    const char **dirs = calloc((size_t)argc, sizeof *dirs);
+    const char **dirs = calloc((size_t)argc, sizeof *dirs), **excl = calloc((size_t)argc, sizeof *excl);
     int nd = 0, rc = 1;
-    if (!dirs) { fprintf(stderr, "vitrun: out of memory\n"); return 1; }
+    o.exclude = excl;
+    if (!dirs || !excl) { fprintf(stderr, "vitrun: out of memory\n"); goto done; }
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); free(dirs); return 0; }
-        int val = !strcmp(a, "-o") || !strcmp(a, "--title") || !strcmp(a, "--max-images");
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); rc = 0; goto done; }
+        int val = !strcmp(a, "-o") || !strcmp(a, "--title") || !strcmp(a, "--max-images") || !strcmp(a, "--exclude");
         if (val && i + 1 >= argc) { fprintf(stderr, "vitrun report: %s needs a value\n", a); goto done; }
         if (!strcmp(a, "-o")) out = argv[++i];
         else if (!strcmp(a, "--title")) o.title = argv[++i];
+        else if (!strcmp(a, "--exclude")) excl[o.nexclude++] = argv[++i];
         else if (!strcmp(a, "--max-images")) {
             if (cli_parse_int(a, argv[++i], 1, 100000, &o.max_images)) goto done;
         } else if (a[0] == '-' && a[1]) { fprintf(stderr, "vitrun report: unknown option '%s'\n", a); usage(stderr); goto done; }
@@ -55,11 +59,13 @@ int cmd_report(int argc, char **argv) {
         cli_progress_done(&bar, st.images + st.json + st.markdown);
         fprintf(stderr, "%s: %d pictures, %d JSON files, %d markdown files", out, st.images, st.json, st.markdown);
         if (st.hidden) fprintf(stderr, " (%d pictures left out: --max-images)", st.hidden);
+        if (st.skipped) fprintf(stderr, " (%d files too large to show)", st.skipped);
         fprintf(stderr, ", %.1f MB, %.2f s\n", (double)st.bytes / 1e6, cli_now() - t0);
         rc = 0;
     }
     vit_ctx_free(ctx);
 done:
     free(dirs);
+    free(excl);
     return rc;
 }

@@ -71,6 +71,10 @@ else
   bad "report"; cat "$T/log"
 fi
 
+if "$V" report "$R" --exclude 'mask*' --exclude tables -o "$T/ex.html" > "$T/log" 2>&1 && [ "$(grep -o '<img ' "$T/ex.html" | wc -l)" = 3 ] &&
+   ! grep -q 'accuracy.md' "$T/ex.html"; then ok "--exclude: a picture and a directory left out"; else bad "--exclude"; cat "$T/log"; fi
+rm -f "$T/ex.html"
+
 # bad input
 mkdir -p "$T/empty" "$T/other" "$T/badpng" "$T/badjson"
 echo "text" > "$T/other/notes.txt"
