@@ -352,6 +352,7 @@ static int item_render(vit_ctx *ctx, HtmlBuf *b, const Item *it, int s, int i, v
 static const char page_style[] =
     "body{font:15px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1200px;padding:1em 2em;color:#222}"
     "h1{font-size:1.6em}h2{border-bottom:2px solid #ccc;margin-top:2em}h3{margin:1.4em 0 .4em}"
+    "h4{font-size:1.05em}h5,h6{font-size:1em}"
     "nav ul{padding-left:1.2em}nav li{margin:.1em 0}"
     ".fn{color:#777;font-size:.85em;font-weight:normal}"
     "figure{display:inline-block;margin:.6em 1em .6em 0;vertical-align:top;max-width:100%}"

@@ -57,7 +57,7 @@ int cmd_report(int argc, char **argv) {
     if (vit_report_write(ctx, dirs, nd, &o, out, &st)) fprintf(stderr, "vitrun report: %s\n", vit_last_error(ctx));
     else {
         cli_progress_done(&bar, st.images + st.json + st.markdown);
-        fprintf(stderr, "%s: %d pictures, %d JSON files, %d markdown files", out, st.images, st.json, st.markdown);
+        fprintf(stderr, "%s: pictures %d, JSON files %d, markdown files %d", out, st.images, st.json, st.markdown);
         if (st.hidden) fprintf(stderr, " (%d pictures left out: --max-images)", st.hidden);
         if (st.skipped) fprintf(stderr, " (%d files too large to show)", st.skipped);
         fprintf(stderr, ", %.1f MB, %.2f s\n", (double)st.bytes / 1e6, cli_now() - t0);

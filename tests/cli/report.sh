@@ -64,7 +64,7 @@ if "$V" report "$R" -o "$T/report.html" --title 'Toy <run>' > "$T/log" 2>&1; the
      grep -q '<tr><th>model</th><th>worst group</th><th>average</th></tr><tr><td>toy &lt;b&gt;DeiT&lt;/b&gt;</td>' "$H" &&
      grep -q 'A heatmap' "$H"; then ok "JSON and markdown tables, caption from the manifest"
   else bad "tables"; fi
-  if grep -q "4 pictures, 1 JSON files, 1 markdown files" "$T/log" && grep -q "report  \[#*\]  6/6" "$T/log"
+  if grep -q "pictures 4, JSON files 1, markdown files 1" "$T/log" && grep -q "report  \[#*\]  6/6" "$T/log"
   then ok "summary and progress: $(tail -1 "$T/log")"; else bad "summary"; cat "$T/log"; fi
   if [ "$(ls -a "$T" | grep -c tmp)" = 0 ]; then ok "no temporary file left"; else bad "temporary left: $(ls -a "$T")"; fi
 else
