@@ -15,10 +15,11 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: vitrun align COMPS.safetensors (IMAGE... | --images LIST) --clip CLIP.vitm --clip-weights W.safetensors\n"
+            "usage: vitrun align COMPS (IMAGE... | --images LIST) --clip CLIP.vitm --clip-weights W.safetensors\n"
             "                    -o ALIGNER.safetensors [options]\n"
-            "       vitrun align COMPS.safetensors (IMAGE... | --images LIST) --clip ... --aligner ALIGNER.safetensors\n"
-            "COMPS: vitrun decompose -o output on the same images, in the same order.  The second form trains nothing:\n"
+            "       vitrun align COMPS (IMAGE... | --images LIST) --clip ... --aligner ALIGNER.safetensors\n"
+            "COMPS: vitrun decompose -o output on the same images, in the same order, or a component index directory\n"
+            "(vitrun index; its own images unless images are given).  The second form trains nothing:\n"
             "it prints the aligner's mean cosine distance 1 - cos(sum of aligned components, CLIP image embedding).\n"
             "  --clip-output NAME   the CLIP module's image embedding output (default: embedding, else logits)\n"
             "  --lambda L           orthogonality weight (1; 0 for the ablation)\n"
@@ -92,10 +93,7 @@ int cmd_align(int argc, char **argv) {
     if (!out && !aligner) { fprintf(stderr, "vitrun: align: -o ALIGNER.safetensors is required (or --aligner A to measure one)\n"); goto done; }
     if (out && aligner) { fprintf(stderr, "vitrun: align: -o trains a new aligner, --aligner measures one: not both\n"); goto done; }
     rc = 1;
-    if (!(images = cli_image_args(args, nargs, list, &nimg))) goto done;
-    if (!nimg) { fprintf(stderr, "vitrun: align: no images given (the images COMPS was computed on, in order)\n"); goto done; }
-    if (cli_contrib_load(comps, &c)) goto done;
-    if (c.n != nimg) { fprintf(stderr, "vitrun: align: %s holds %d images but %d images were given\n", comps, c.n, nimg); goto done; }
+    if (cli_contrib_load(comps, &c) || cli_contrib_images(&c, "align", args, nargs, list, &images, &nimg)) goto done;
     if (aligner) { /* measure only: load and check before running CLIP */
         if (vit_aligner_load(ctx, aligner, &a) || vit_aligner_fits(ctx, a, c.ncomp, c.dim)) {
             fprintf(stderr, "vitrun: %s: %s\n", aligner, vit_last_error(ctx));

@@ -114,14 +114,16 @@ void cli_patch_map(const CliComps *c, const unsigned char *sel, const float *val
 
 /* ---- comps.c: inputs of align / describe / score / retrieve ---- */
 
-/* A components file (vitrun decompose -o: "contrib" [images, components, dim]
- * and the components JSON in its metadata). */
+/* Contributions: a components file (vitrun decompose -o: "contrib" [images,
+ * components, dim] and the components JSON in its metadata) or a component
+ * index directory (vitrun index: its images and their paths). */
 typedef struct {
     int n, ncomp, dim;
     float *contrib;  /* [n, ncomp, dim] */
     char **names;    /* ncomp component names */
     char *options;   /* the decomposition's options string ("" if unknown) */
-    char *model;     /* unused for now ("" if unknown) */
+    char **images;   /* an index's n image paths; NULL for a components file */
+    char *module_id; /* an index's module id; NULL for a components file */
 } CliContrib;
 int cli_contrib_load(const char *path, CliContrib *c); /* 0, or -1 with a message */
 void cli_contrib_free(CliContrib *c);
@@ -160,6 +162,9 @@ void cli_features_free(CliFeature *f, int n);
 
 /* Image paths from arguments or a list file (one a line); NULL with a message. */
 char **cli_image_args(char **args, int nargs, const char *list, int *n);
+/* The images of c: those given (checked against c's count; an index's own
+ * paths when none are given), copied into *out; -1 with a message. */
+int cli_contrib_images(const CliContrib *c, const char *what, char **args, int nargs, const char *list, char ***out, int *n);
 /* The string `key` of each of the n records of a JSON-lines labels file. */
 char **cli_labels_load(const char *path, const char *key, int n);
 /* 1 when text contains word as a whole (space-delimited) word. */

@@ -1,11 +1,12 @@
 /* runtime/cli/comps.c — inputs shared by vitrun align / describe / score /
- * retrieve (cli.h): a components file, the CLIP image and text towers run
+ * retrieve (cli.h): a components file or a component index, the CLIP image and text towers run
  * through the library, an aligner applied, feature lists, image lists and
  * ground-truth labels (JSON lines, e.g. a toy world's labels.jsonl). */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -15,10 +16,59 @@
 #include "st.h"
 #include "vit.h"
 
+/* The names and options of a components JSON ({"components": [{"name"}], "options"}). */
+static void names_from_json(CliContrib *c, const char *meta) {
+    cJSON *j = meta ? cJSON_Parse(meta) : NULL, *arr = cJSON_GetObjectItem(j, "components");
+    for (int i = 0; i < c->ncomp; i++) {
+        const char *nm = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(arr, i), "name"));
+        char buf[32];
+        snprintf(buf, sizeof buf, "component %d", i);
+        c->names[i] = strdup(nm ? nm : buf);
+    }
+    const char *opt = cJSON_GetStringValue(cJSON_GetObjectItem(j, "options"));
+    c->options = strdup(opt ? opt : "");
+    cJSON_Delete(j);
+}
+
+/* A component index directory (vitrun index): every image it holds, with its path. */
+static int index_load(const char *dir, CliContrib *c) {
+    vit_ctx *ctx = vit_ctx_new();
+    vit_index *ix = NULL;
+    int rc = -1;
+    if (vit_index_open(ctx, dir, &ix)) { fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx)); goto done; }
+    int64_t n = vit_index_count(ix);
+    if (n < 1 || n > (1 << 30)) { fprintf(stderr, "vitrun: %s: the index holds no complete image\n", dir); goto done; }
+    c->n = (int)n, c->ncomp = vit_index_ncomp(ix), c->dim = vit_index_dim(ix);
+    c->contrib = malloc(sizeof(float) * (size_t)c->n * (size_t)c->ncomp * (size_t)c->dim + 4);
+    c->names = calloc((size_t)c->ncomp, sizeof(char *));
+    c->images = calloc((size_t)c->n, sizeof(char *));
+    if (!c->contrib || !c->names || !c->images) { fprintf(stderr, "vitrun: out of memory\n"); goto done; }
+    if (vit_index_read(ctx, ix, 0, n, c->contrib, NULL)) { fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx)); goto done; }
+    names_from_json(c, vit_index_components_json(ix));
+    c->module_id = strdup(vit_index_module_id(ix));
+    const char *src = vit_index_source(ix);
+    for (int i = 0; i < c->n; i++) {
+        const char *rel = vit_index_image_path(ix, i);
+        size_t len = strlen(src) + strlen(rel) + 2;
+        if (!(c->images[i] = malloc(len))) { fprintf(stderr, "vitrun: out of memory\n"); goto done; }
+        snprintf(c->images[i], len, "%s/%s", src, rel);
+    }
+    rc = 0;
+done:
+    vit_index_close(ix);
+    vit_ctx_free(ctx);
+    return rc;
+}
+
 int cli_contrib_load(const char *path, CliContrib *c) {
     StFile *f = NULL;
     char err[1024];
+    struct stat sb;
     memset(c, 0, sizeof *c);
+    if (!stat(path, &sb) && S_ISDIR(sb.st_mode)) {
+        if (index_load(path, c)) { cli_contrib_free(c); return -1; }
+        return 0;
+    }
     if (st_open(path, &f, err, sizeof err)) { fprintf(stderr, "vitrun: %s\n", err); return -1; }
     int64_t k = st_find(f, "contrib");
     const char *meta = st_meta(f, "components");
@@ -37,18 +87,7 @@ int cli_contrib_load(const char *path, CliContrib *c) {
         cli_contrib_free(c);
         return -1;
     }
-    cJSON *j = meta ? cJSON_Parse(meta) : NULL, *arr = cJSON_GetObjectItem(j, "components");
-    for (int i = 0; i < c->ncomp; i++) {
-        const char *nm = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(arr, i), "name"));
-        char buf[32];
-        snprintf(buf, sizeof buf, "component %d", i);
-        c->names[i] = strdup(nm ? nm : buf);
-    }
-    const char *opt = cJSON_GetStringValue(cJSON_GetObjectItem(j, "options"));
-    c->options = strdup(opt ? opt : "");
-    const char *model = cJSON_GetStringValue(cJSON_GetObjectItem(j, "model"));
-    c->model = strdup(model ? model : "");
-    cJSON_Delete(j);
+    names_from_json(c, meta);
     st_close(f);
     return 0;
 }
@@ -56,7 +95,9 @@ int cli_contrib_load(const char *path, CliContrib *c) {
 void cli_contrib_free(CliContrib *c) {
     if (c->names)
         for (int i = 0; i < c->ncomp; i++) free(c->names[i]);
-    free(c->names), free(c->contrib), free(c->options), free(c->model);
+    if (c->images)
+        for (int i = 0; i < c->n; i++) free(c->images[i]);
+    free(c->names), free(c->images), free(c->contrib), free(c->options), free(c->module_id);
     memset(c, 0, sizeof *c);
 }
 
@@ -296,6 +337,15 @@ char **cli_image_args(char **args, int nargs, const char *list, int *n) {
     for (int i = 0; v && i < nargs; i++) v[i] = strdup(args[i]);
     *n = nargs;
     return v;
+}
+
+int cli_contrib_images(const CliContrib *c, const char *what, char **args, int nargs, const char *list, char ***out, int *n) {
+    *out = NULL, *n = 0;
+    if (!nargs && !list && c->images) return (*out = cli_image_args(c->images, c->n, NULL, n)) ? 0 : -1;
+    if (!nargs && !list) { fprintf(stderr, "vitrun: %s: no images given (the images the components were computed on, in order)\n", what); return -1; }
+    if (!(*out = cli_image_args(args, nargs, list, n))) return -1;
+    if (*n != c->n) { fprintf(stderr, "vitrun: %s: the components hold %d images but %d images were given\n", what, c->n, *n); return -1; }
+    return 0;
 }
 
 char **cli_labels_load(const char *path, const char *key, int n) {

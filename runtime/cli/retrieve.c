@@ -21,6 +21,7 @@ static void usage(FILE *f) {
             "                       --text TEXT.vitm --text-weights W --vocab V [--templates T] [--aligner A.safetensors]\n"
             "                       [IMAGE... | --images LIST] [--components 3] [--group G] [-n 20] [--grid OUT.png] [-o OUT.json]\n"
             "                       [--labels LABELS.jsonl --property KEY]\n"
+            "COMPS (and P): vitrun decompose -o output, or a component index directory (vitrun index).\n"
             "Text queries: the components are ranked by the scoring function for the feature and the G-th group of\n"
             "--components consecutive ones is used (G = 0: the top ones).  --query may be repeated; --each queries every\n"
             "description of the feature.  --probe: the components of a reference image (vitrun decompose -o of that image;\n"
@@ -106,10 +107,9 @@ int cmd_retrieve(int argc, char **argv) {
     for (int f = 0; f < nfeat; f++)
         if (!strcmp(feats[f].name, feature)) fi = f;
     if (fi < 0) { fprintf(stderr, "vitrun: retrieve: no feature '%s' in the features given\n", feature); goto done; }
-    if ((nargs || list) && !(images = cli_image_args(args, nargs, list, &nimg))) goto done;
-    if (grid && !nimg) { fprintf(stderr, "vitrun: retrieve: --grid needs the images (IMAGE... or --images LIST)\n"); goto done; }
     if (cli_contrib_load(comps, &c) || !(aligned = cli_aligned(&c, aligner, &edim))) goto done;
-    if (nimg && nimg != c.n) { fprintf(stderr, "vitrun: retrieve: %s holds %d images but %d images were given\n", comps, c.n, nimg); goto done; }
+    if ((nargs || list || c.images) && cli_contrib_images(&c, "retrieve", args, nargs, list, &images, &nimg)) goto done;
+    if (grid && !nimg) { fprintf(stderr, "vitrun: retrieve: --grid needs the images (IMAGE... or --images LIST)\n"); goto done; }
     if (labels && !(lab = cli_labels_load(labels, property, c.n))) goto done;
     if (probe_self >= c.n) { fprintf(stderr, "vitrun: retrieve: --probe-self %d: %s holds %d images\n", probe_self, comps, c.n); goto done; }
     if (each) nq = feats[fi].k, memcpy(queries, feats[fi].desc, sizeof(char *) * (size_t)nq);
@@ -141,6 +141,11 @@ int cmd_retrieve(int argc, char **argv) {
     const float *probe_c = NULL;
     if (probe) {
         if (cli_contrib_load(probe, &pc)) goto done;
+        if (pc.module_id && c.module_id && strcmp(pc.module_id, c.module_id)) {
+            fprintf(stderr, "vitrun: retrieve: the probe index %s comes from another module, weights or decomposition than "
+                            "%s (module id %s, not %s)\n", probe, comps, pc.module_id, c.module_id);
+            goto done;
+        }
         if (pc.ncomp != c.ncomp || pc.dim != c.dim || (pc.options[0] && c.options[0] && strcmp(pc.options, c.options))) {
             fprintf(stderr, "vitrun: retrieve: the probe %s has %d components of dimension %d (%s), %s has %d of %d (%s): "
                             "decompose the probe with the same module and options\n", probe, pc.ncomp, pc.dim, pc.options,

@@ -20,7 +20,8 @@ static void usage(FILE *f) {
             "A feature is a named list of at least 2 descriptions: a JSON object {\"colour\": [\"red\", \"blue\", ...], ...}\n"
             "or a text file per feature (its name the file's stem, one description a line).  Without --aligner the\n"
             "components must be in the text tower's space (a CLIP model's own decomposition of its image embedding).\n"
-            "--top N: components listed per feature (default all).  --validate: the images COMPS was computed on.\n");
+            "--top N: components listed per feature (default all).  --validate: the images COMPS was computed on (an index's own by default).\n"
+            "COMPS: vitrun decompose -o output, or a component index directory (vitrun index).\n");
 }
 
 int cmd_score(int argc, char **argv) {
@@ -56,10 +57,8 @@ int cmd_score(int argc, char **argv) {
     if (!validate && (nargs || list)) { fprintf(stderr, "vitrun: score: images are only read with --validate\n"); goto done; }
     rc = 1;
     if (cli_features_load(fpaths, nf, &feats, &nfeat)) goto done;
-    if (validate && !(images = cli_image_args(args, nargs, list, &nimg))) goto done;
-    if (validate && nimg == 0) { fprintf(stderr, "vitrun: score: --validate needs the images COMPS was computed on\n"); goto done; }
     if (cli_contrib_load(comps, &c) || !(aligned = cli_aligned(&c, aligner, &edim))) goto done;
-    if (validate && nimg != c.n) { fprintf(stderr, "vitrun: score: %s holds %d images but %d images were given\n", comps, c.n, nimg); goto done; }
+    if (validate && cli_contrib_images(&c, "score --validate", args, nargs, list, &images, &nimg)) goto done;
     if (cli_features_embed(&clip, feats, nfeat, &tdim) || cli_check_edim("the features' text embeddings", tdim, edim)) goto done;
     score = malloc(sizeof(double) * (size_t)nfeat * (size_t)c.ncomp), order = malloc(sizeof(int) * (size_t)c.ncomp);
     between = malloc(sizeof(double) * (size_t)nfeat);

@@ -1,6 +1,7 @@
 #!/bin/bash
 # vitrun align / describe / score / retrieve on a small generated toy set
-# with the tiny DeiT and the tiny CLIP of examples/toy: each command runs,
+# with the tiny DeiT and the tiny CLIP of examples/toy, from components files
+# and from component indexes (vitrun index): each command runs,
 # writes its outputs, and the numbers it prints are sane (CLIP's own
 # components score their features; retrieval of a colour by CLIP's own
 # components beats chance).  Every bad request (a feature with one
@@ -79,7 +80,26 @@ head -c 8 "$T/grid.png" | od -c | grep -q "P   N   G" && ok "grid is a PNG" || b
 run "retrieve image probe" "$B/vitrun" retrieve "$T/deit.safetensors" --aligner "$T/al.safetensors" --features $X/features.json \
   --feature background --probe "$T/deit.safetensors" --probe-index 2 "${TXT[@]}" -n 5
 
+# a component index (vitrun index) in place of a components file: the same numbers, its own images
+"$B/vitrun" index "$T/deit.vitm" --weights $X/deit_toy.safetensors "$T/set/images" --split head -o "$T/ixd" > /dev/null 2>&1 &&
+"$B/vitrun" index "$T/clip.vitm" --weights $X/clip_toy.safetensors "$T/set/images" --split head --output logits -o "$T/ixc" > /dev/null 2>&1 ||
+  bad "vitrun index"
+run "align --aligner on an index (its own images)" "$B/vitrun" align "$T/ixd" "${CLIP[@]}" --aligner "$T/al.safetensors"
+d2=$(sed -n 's/^cosine distance \([0-9.]*\).*/\1/p' "$T/log")
+[ "$d2" = "$d" ] && ok "index = components file: cosine distance $d2" || bad "index cosine distance '$d2' vs '$d'"
+run "score --validate on an index" "$B/vitrun" score "$T/ixc" --features $X/features.json "${TXT[@]}" --validate "${CLIP[@]}"
+[ "$(sed -n 's/^  within components \(.*\)/\1/p' "$T/log")" = "$w" ] && ok "index = components file: within-component Spearman" ||
+  bad "index Spearman"
+run "retrieve on an index with a grid" "$B/vitrun" retrieve "$T/ixc" --features $X/features.json --feature colour --query "a red" \
+  "${TXT[@]}" -n 10 --grid "$T/grid2.png"
+[ -s "$T/grid2.png" ] && ok "grid from the index's own images" || bad "grid from the index"
+
 # bad input
+expect "probe index from another module" "the probe index .* comes from another module" \
+  "$B/vitrun" retrieve "$T/ixd" --aligner "$T/al.safetensors" --features $X/features.json --feature colour \
+  --probe "$T/ixc" "${TXT[@]}" -o "$T/out.json"
+expect "aligner of other dimensions on an index" "the aligner maps 17 components of dimension 96, but the contributions have 17 components of dimension 64" \
+  "$B/vitrun" retrieve "$T/ixc" --aligner "$T/al.safetensors" --features $X/features.json --feature colour --query red "${TXT[@]}" -o "$T/out.json"
 printf '{"colour": ["red", "blue"], "shape": ["a circle"]}\n' > "$T/one.json"
 expect "feature with one description" "feature 'shape' has 1 description; a feature needs at least 2" \
   "$B/vitrun" score "$T/clip.safetensors" --features "$T/one.json" "${TXT[@]}" -o "$T/out.json"
@@ -100,7 +120,7 @@ expect "probe from another module" "the probe .* has 17 components of dimension 
 : > "$T/empty.txt"
 expect "empty description pool" "description pool is empty" \
   "$B/vitrun" describe "$T/clip.safetensors" --pool "$T/empty.txt" "${TXT[@]}" -o "$T/out.json"
-expect "images do not match the components" "holds 160 images but 3 images were given" \
+expect "images do not match the components" "the components hold 160 images but 3 images were given" \
   "$B/vitrun" align "$T/deit.safetensors" "${IMGS[@]:0:3}" "${CLIP[@]}" -o "$T/out.safetensors"
 expect "aligner of other dimensions (align --aligner)" "the aligner maps 17 components of dimension 96" \
   "$B/vitrun" align "$T/clip.safetensors" "${IMGS[@]}" "${CLIP[@]}" --aligner "$T/al.safetensors"
