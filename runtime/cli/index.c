@@ -147,9 +147,9 @@ int cmd_index(int argc, char **argv) {
         printf("%s: complete already (%lld %s %lld images)\n", out, (long long)have, of, (long long)st.mine);
         return 0;
     }
-    printf("indexed %lld images into %s in %.2f s: %.1f images/s%s", (long long)st.done, out, st.t_wall,
+    printf("indexed %lld images into %s in %.2f s: %.1f images/s%s", (long long)(st.done - st.skipped), out, st.t_wall,
            st.t_wall > 0 ? (double)st.done / st.t_wall : 0, st.skipped ? "" : "\n");
-    if (st.skipped) printf(", %lld unreadable ones skipped (listed in %s/index.json)\n", (long long)st.skipped, out);
+    if (st.skipped) printf(" (%lld unreadable images skipped, listed in %s/index.json)\n", (long long)st.skipped, out);
     if (st.before) printf("continued: %lld images were indexed by earlier runs", (long long)st.before);
     if (st.adopted) printf(" (%lld of them in shards written but not yet listed, checked and kept)", (long long)st.adopted);
     if (st.before) printf("\n");
