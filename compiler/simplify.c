@@ -3,7 +3,10 @@
  * a SELECT / SLICE is not copied but pushed into the copy of what it reads:
  * through each op it commutes with, a restricted copy of the op is made over
  * pushed sources (memoised per node and selection).  Every node added is
- * hash-consed; a liveness walk from the outputs then keeps what they need. */
+ * hash-consed; a liveness walk from the outputs then keeps what they need,
+ * taking a restricted product from the full one wherever that is computed
+ * anyway (a ViT's class-token rows are not recomputed beside its full
+ * layers). */
 #include "simplify.h"
 
 #include <stdint.h>
@@ -384,20 +387,66 @@ static void copy_meta(IrGraph *d, const IrGraph *g) {
     d->arena_floats = 0;
 }
 
-/* The nodes of ng the outputs read, plus INPUT and one PARAM per key, copied
- * in order into a new graph. */
-static IrGraph *keep_live(const IrGraph *ng, const IrGraph *g, const int *outs) {
-    IrGraph *fg = ir_graph_new();
-    char *live = calloc((size_t)ng->n + 1, 1);
-    int *map = malloc(sizeof(int) * ((size_t)ng->n + 1));
-    if (!fg || !live || !map) { fprintf(stderr, "out of memory\n"); abort(); }
+/* Liveness from the outputs (and INPUT).  A node with sub[i] >= 0 will be
+ * replaced by a selection of node sub[i]: it reads that node only (nothing
+ * when sub[i] == i). */
+static void liveness(const IrGraph *ng, const IrGraph *g, const int *outs, const int *sub, char *live) {
+    memset(live, 0, (size_t)ng->n + 1);
     for (int k = 0; k < g->nout; k++) live[outs[k]] = 1;
     for (int i = ng->n - 1; i >= 0; i--) {
         const IrNode *n = &ng->nodes[i];
         if (n->op == IR_OP_INPUT) live[i] = 1;
-        if (live[i])
-            for (int k = 0; k < n->nsrc; k++) live[n->src[k]] = 1;
+        if (!live[i]) continue;
+        if (sub[i] >= 0) {
+            live[sub[i]] = 1;
+            continue;
+        }
+        for (int k = 0; k < n->nsrc; k++) live[n->src[k]] = 1;
     }
+}
+
+/* A restricted copy r = push(x, q) of a product recomputes part of x.  When x
+ * itself is computed anyway (read in full by nodes that stay), selecting from
+ * it is cheaper: r becomes SELECT / SLICE of x (sub[r] = x, its memo entry in subm).
+ * Candidates are taken from the outputs down, each only when its x is live
+ * with the substitutions taken so far and without r's own reads. */
+static void reuse_live(const Sx *s, const IrGraph *g, const int *outs, int *sub, size_t *subm) {
+    const IrGraph *ng = s->ng;
+    char *live = malloc((size_t)ng->n + 1);
+    int *cand = malloc(sizeof(int) * ((size_t)ng->n + 1));
+    if (!live || !cand) { fprintf(stderr, "out of memory\n"); abort(); }
+    for (int i = 0; i < ng->n; i++) sub[i] = cand[i] = -1;
+    for (size_t k = 0; k < s->memo_cap; k++) {
+        const Memo *m = &s->memo[k];
+        if (m->result < 0 || m->x >= m->result || cand[m->result] >= 0) continue;
+        const IrNode *r = &ng->nodes[m->result];
+        if ((r->op == IR_OP_SELECT || r->op == IR_OP_SLICE) && r->src[0] == m->x) continue; /* already one */
+        /* only products: a restricted copy of one re-reads a whole operand (a weight) for a
+         * few rows; restricted elementwise ops cost what they compute */
+        if (ng->nodes[m->x].op != IR_OP_CONTRACT && ng->nodes[m->x].op != IR_OP_CONV2D) continue;
+        cand[m->result] = m->x;
+        subm[m->result] = k;
+    }
+    for (int i = ng->n - 1; i >= 0; i--) {
+        if (cand[i] < 0) continue;
+        sub[i] = i; /* i reads nothing while deciding */
+        liveness(ng, g, outs, sub, live);
+        sub[i] = live[cand[i]] && live[i] ? cand[i] : -1;
+    }
+    free(cand);
+    free(live);
+}
+
+/* The nodes of ng the outputs read, plus INPUT and one PARAM per key, copied
+ * in order into a new graph; node r with sub[r] >= 0 becomes the selection
+ * of memo entry subm[r] applied to sub[r]. */
+static IrGraph *keep_live(const Sx *s, const IrGraph *g, const int *outs, const int *sub, const size_t *subm) {
+    const IrGraph *ng = s->ng;
+    IrGraph *fg = ir_graph_new();
+    char *live = calloc((size_t)ng->n + 1, 1);
+    int *map = malloc(sizeof(int) * ((size_t)ng->n + 1));
+    if (!fg || !live || !map) { fprintf(stderr, "out of memory\n"); abort(); }
+    liveness(ng, g, outs, sub, live);
     /* a checkpoint tensor no node reads would no longer bind: keep one PARAM per key */
     for (int i = 0; i < ng->n; i++) {
         const IrNode *n = &ng->nodes[i];
@@ -412,6 +461,13 @@ static IrGraph *keep_live(const IrGraph *ng, const IrGraph *g, const int *outs) 
         map[i] = -1;
         if (!live[i]) continue;
         IrNode c = node_copy(fg, &ng->nodes[i], map);
+        if (sub[i] >= 0) {
+            const Memo *m = &s->memo[subm[i]];
+            IrNode q = {.op = m->op, .nsrc = 1, .src = {map[sub[i]]}, .nax = 1, .ax = {c.ax[0]}, .i = {m->at},
+                        .shape = c.shape, .loc = c.loc, .scope = c.scope, .label = c.label, .offset = -1};
+            q.ax[0] = ir_strdup(fg, m->ax);
+            c = q;
+        }
         map[i] = ir_node_add(fg, &c);
     }
     for (int k = 0; k < g->nout; k++) ir_output_add(fg, g->outputs[k].name, map[outs[k]]);
@@ -469,7 +525,15 @@ IrGraph *simplify_graph(const IrGraph *g, char *err, size_t errlen) {
         }
         outs[k] = map[g->outputs[k].node];
     }
-    fg = keep_live(s.ng, g, outs);
+    {
+        int *sub = malloc(sizeof(int) * ((size_t)s.ng->n + 1));
+        size_t *subm = malloc(sizeof(size_t) * ((size_t)s.ng->n + 1));
+        if (!sub || !subm) { fprintf(stderr, "out of memory\n"); abort(); }
+        reuse_live(&s, g, outs, sub, subm);
+        fg = keep_live(&s, g, outs, sub, subm);
+        free(sub);
+        free(subm);
+    }
 done:
     free(map);
     free(outs);

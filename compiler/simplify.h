@@ -1,6 +1,6 @@
 /* compiler/simplify.h — graph clean-up before lowering (simplify.c): SELECT
- * and SLICE pushed towards the sources, identical nodes shared, nodes no
- * output needs dropped.  The decomposition relies on it to compute only the
+ * and SLICE pushed towards the sources (unless the full value is computed
+ * anyway), identical nodes shared, nodes no output needs dropped.  The decomposition relies on it to compute only the
  * rows an output selects instead of whole tensors. */
 #ifndef VIT_SIMPLIFY_H
 #define VIT_SIMPLIFY_H

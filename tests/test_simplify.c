@@ -360,6 +360,32 @@ TEST(select_moves_into_the_contraction_operands_that_carry_the_axis) {
     return 0;
 }
 
+TEST(a_selected_product_computed_in_full_anyway_is_selected_not_recomputed) {
+    IrGraph *g = ir_graph_new(), *s;
+    int a = input(g, "t=3,k=4"), w = param(g, "w", "n=5,k=4");
+    int c = node(g, IR_OP_CONTRACT, "t=3,n=5", "k", 2, a, w, 0);
+    int e = op1(g, IR_OP_EXP, c, "t=3,n=5");
+    ir_output_add(g, "full", e);                            /* c is computed in full for this */
+    ir_output_add(g, "row", sel(g, op1(g, IR_OP_TANH, c, "t=3,n=5"), "t", 1, "n=5"));
+    int c2 = node(g, IR_OP_CONTRACT, "t=3,n=5", "k", 2, a, param(g, "w2", "n=5,k=4"), 0);
+    ir_output_add(g, "alone", sel(g, c2, "t", 2, "n=5"));  /* c2 is not: its row alone */
+    SIMPLIFY(g, s);
+    const IrNode *o = out(s, "row"); /* TANH(SELECT(c)): no second product for one row */
+    ASSERT_EQ(o->op, IR_OP_TANH);
+    ASSERT_EQ(src(s, o, 0)->op, IR_OP_SELECT);
+    ASSERT_EQ(src(s, src(s, o, 0), 0)->op, IR_OP_CONTRACT);
+    ASSERT_STR_EQ(shape_of(src(s, src(s, o, 0), 0)), "[t=3, n=5]");
+    int products = 0;
+    for (int i = 0; i < s->n; i++) products += s->nodes[i].op == IR_OP_CONTRACT;
+    ASSERT_EQ(products, 2);
+    o = out(s, "alone");
+    ASSERT_EQ(o->op, IR_OP_CONTRACT);
+    ASSERT_EQ(src(s, o, 0)->op, IR_OP_SELECT);
+    ir_graph_free(s);
+    ir_graph_free(g);
+    return 0;
+}
+
 TEST(select_moves_through_norms_along_other_axes_only) {
     IrGraph *g = ir_graph_new(), *s;
     int x = input(g, "t=3,ch=5"), ga = param(g, "g", "ch=5"), be = param(g, "b", "ch=5");
@@ -749,6 +775,7 @@ TESTS {
     T(select_and_slice_move_through_permute),
     T(select_moves_through_reshape_only_where_the_axis_is_kept),
     T(select_moves_into_the_contraction_operands_that_carry_the_axis),
+    T(a_selected_product_computed_in_full_anyway_is_selected_not_recomputed),
     T(select_moves_through_norms_along_other_axes_only),
     T(select_moves_through_sum_and_mean_over_other_axes),
     T(selections_move_through_each_other_and_compose),
