@@ -403,6 +403,7 @@ TEST(bad_input) {
     mktext("file.json", "{}");
     ASSERT(fails(path_of("file.json"), "not a directory"));
     mkdir_rel("empty");
+    ASSERT(fails(path_of("empty"), "no PNG, JPEG, JSON or markdown files to report"));
     mktext("empty/notes.txt", "nothing to show");
     ASSERT(fails(path_of("empty"), "no PNG, JPEG, JSON or markdown files to report"));
     mkdir_rel("badpng");

@@ -187,7 +187,7 @@ static int walk_dir(Walk *w, const char *dir, const char *label, int depth) {
     }
     closedir(d);
     if (rc) { for (int i = 0; i < nn; i++) free(names[i]); free(names); return vit_ctx_fail(w->ctx, rc, "out of memory"); }
-    qsort(names, (size_t)nn, sizeof *names, cmp_str);
+    if (nn) qsort(names, (size_t)nn, sizeof *names, cmp_str);
 
     int nman = 0;
     char **man = read_manifest(dir, &nman);
