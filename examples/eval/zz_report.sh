@@ -13,14 +13,16 @@ mkdir -p "$W"
 dirs=("$E")
 [ -d docs/eval ] && dirs+=(docs/eval)
 page="$E/report.html"
-"$B/vitrun" report "${dirs[@]}" --exclude 'zz_report*' --title "vitc / vitrun: evaluation on the toy world" -o "$page" \
+# (index manifests left out: their image lists would be long tables of file names)
+"$B/vitrun" report "${dirs[@]}" --exclude 'zz_report*' --exclude index.json --title "vitc / vitrun: evaluation on the toy world" -o "$page" \
   2> "$W/report.log" || { cat "$W/report.log" >&2; exit 1; }
 # "build/eval/report.html: pictures 6, JSON files 12, markdown files 1, 3.4 MB, 0.59 s" -> "pictures 6, ..., 3.4 MB"
 summary=$(sed -n 's/^.*: \(pictures [0-9]*, JSON files [0-9]*, markdown files [0-9]*.*, [0-9.]* MB\), [0-9.]* s$/\1/p' "$W/report.log" | tail -1)
+parts=$(cd "$E" && for d in */; do [ "$d" != zz_report/ ] && echo "${d%/}"; done | paste -sd, | sed 's/,/, /g')
 {
   echo "### All of it on one page"
   echo
   echo "\`bash examples/evaluate.sh\` also writes \`$page\`: the pictures, JSON results and tables of the parts"
   echo "above in one self-contained HTML file (pictures inlined, no external requests), made by"
-  echo "\`vitrun report ${dirs[*]} --exclude 'zz_report*' -o $page\` (last run: ${summary:-see its log})."
+  echo "\`vitrun report ${dirs[*]} --exclude 'zz_report*' --exclude index.json -o $page\` (last run, over the scratch directories of ${parts:-no part}: ${summary:-see its log})."
 } > "$OUT"
