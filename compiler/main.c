@@ -4,8 +4,10 @@
  *   vitc graph SPEC [-o FILE.dot|.svg|.png]
  * Pipeline: elaborate (elab.c) → lower contractions (lower.c) → plan memory
  * (plan.c) → LLVM IR (codegen.c) → module file (ir/module.c). */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "pipeline.h"
@@ -113,14 +115,42 @@ static void add_search(Ctx *c, Opts *o) {
     c->nsearch = n;
 }
 
+/* Output files are written beside their destination and renamed into
+ * place: a failure leaves no partial file. */
+typedef struct { char tmp[4200]; const char *out; FILE *f; } AtomicOut;
+
+static FILE *atomic_open(AtomicOut *a, const char *out) {
+    a->out = out;
+    a->f = NULL;
+    if (snprintf(a->tmp, sizeof a->tmp, "%s.tmpXXXXXX", out) >= (int)sizeof a->tmp) {
+        fprintf(stderr, "vitc: %s: path too long\n", out);
+        return NULL;
+    }
+    int fd = mkstemp(a->tmp);
+    if (fd < 0) { fprintf(stderr, "vitc: %s: %s\n", out, strerror(errno)); return NULL; }
+    fchmod(fd, 0644); /* as a plain file would be (mkstemp makes it private) */
+    if (!(a->f = fdopen(fd, "w"))) { close(fd); unlink(a->tmp); }
+    return a->f;
+}
+
+/* ok: flush and rename into place; else (or when that fails) remove the temporary.  0 on success. */
+static int atomic_close(AtomicOut *a, int ok) {
+    ok = ok && !ferror(a->f) && fflush(a->f) == 0 && fsync(fileno(a->f)) == 0;
+    fclose(a->f);
+    if (ok && !rename(a->tmp, a->out)) return 0;
+    if (ok) fprintf(stderr, "vitc: %s: %s\n", a->out, strerror(errno));
+    unlink(a->tmp);
+    return -1;
+}
+
 static int write_graph_file(const IrGraph *g, const char *out) {
     const char *ext = out ? strrchr(out, '.') : NULL;
-    if (!out || (ext && !strcmp(ext, ".dot"))) {
-        FILE *f = out ? fopen(out, "w") : stdout;
-        if (!f) { perror(out); return 1; }
-        dot_write(g, f);
-        if (out) fclose(f);
-        return 0;
+    AtomicOut a;
+    if (!out) { dot_write(g, stdout); return 0; }
+    if (ext && !strcmp(ext, ".dot")) {
+        if (!atomic_open(&a, out)) return 1;
+        dot_write(g, a.f);
+        return atomic_close(&a, 1) ? 1 : 0;
     }
     if (!ext || (strcmp(ext, ".svg") && strcmp(ext, ".png"))) {
         fprintf(stderr, "vitc: graph output must end in .dot, .svg or .png\n");
@@ -132,15 +162,14 @@ static int write_graph_file(const IrGraph *g, const char *out) {
     FILE *f = fdopen(fd, "w");
     dot_write(g, f);
     fclose(f);
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "dot -T%s '%s' -o '%s'", ext + 1, tmp, out);
+    /* Graphviz writes a temporary beside the output, renamed into place when it succeeds */
+    if (!atomic_open(&a, out)) { unlink(tmp); return 1; }
+    char cmd[8800];
+    snprintf(cmd, sizeof cmd, "dot -T%s '%s' -o '%s'", ext + 1, tmp, a.tmp);
     int rc = system(cmd);
     unlink(tmp);
-    if (rc) {
-        fprintf(stderr, "vitc: running Graphviz 'dot' failed; install graphviz, or write .dot\n");
-        return 1;
-    }
-    return 0;
+    if (rc) fprintf(stderr, "vitc: running Graphviz 'dot' failed; install graphviz, or write .dot\n");
+    return atomic_close(&a, !rc) ? 1 : 0;
 }
 
 int main(int argc, char **argv) {
@@ -202,11 +231,11 @@ int main(int argc, char **argv) {
     if (level >= 1) ir_dump(lg, stderr);
     if (level >= 2) fprintf(stderr, "activation arena: %.1f MiB per image\n", (double)lg->arena_floats * 4 / (1 << 20));
     if (o.emit_llvm) {
-        FILE *f = fopen(o.emit_llvm, "w");
-        if (!f) { perror(o.emit_llvm); goto done; }
-        int e2 = codegen_emit_text(lg, f, err, sizeof err);
-        fclose(f);
-        if (e2) { fprintf(stderr, "vitc: %s\n", err); goto done; }
+        AtomicOut ao;
+        if (!atomic_open(&ao, o.emit_llvm)) goto done;
+        int e2 = codegen_emit_text(lg, ao.f, err, sizeof err);
+        if (e2) fprintf(stderr, "vitc: %s\n", err);
+        if (atomic_close(&ao, !e2)) goto done;
     }
     if (codegen_emit(lg, &bc, &bclen, err, sizeof err)) { fprintf(stderr, "vitc: %s\n", err); goto done; }
     if (ir_module_write(o.out, lg, bc, bclen, err, sizeof err)) { fprintf(stderr, "vitc: %s\n", err); goto done; }

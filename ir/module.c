@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -220,6 +221,7 @@ int ir_module_write(const char *path, const IrGraph *g, const void *bc, size_t b
     int fd = mkstemp(tmp);
     int rc = -1;
     if (fd < 0) { snprintf(err, errlen, "%s: cannot create: %s", path, strerror(errno)); goto done; }
+    fchmod(fd, 0644); /* as a plain file would be (mkstemp makes it private) */
     FILE *f = fdopen(fd, "wb");
     if (!f || fwrite(out.p, 1, out.n, f) != out.n || fflush(f) || fsync(fd)) {
         snprintf(err, errlen, "%s: write failed: %s", path, strerror(errno));

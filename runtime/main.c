@@ -381,21 +381,6 @@ done:
     return rc;
 }
 
-/* Write text to path atomically (temporary file, then rename). */
-static int write_text_atomic(const char *path, const char *text) {
-    size_t n = strlen(path);
-    char *tmp = malloc(n + 16);
-    snprintf(tmp, n + 16, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) { fprintf(stderr, "vitrun: %s: %s\n", path, strerror(errno)); free(tmp); return -1; }
-    FILE *f = fdopen(fd, "w");
-    int ok = f && fputs(text, f) >= 0 && fflush(f) == 0 && fsync(fd) == 0;
-    if (f) fclose(f);
-    if (!ok || rename(tmp, path)) { fprintf(stderr, "vitrun: %s: write failed\n", path); unlink(tmp); free(tmp); return -1; }
-    free(tmp);
-    return 0;
-}
-
 static int cmd_decompose(const Opts *o) {
     vit_ctx *ctx = vit_ctx_new();
     vit_model *m = NULL;
@@ -511,7 +496,7 @@ static int cmd_decompose(const Opts *o) {
         if (dot && !strcmp(dot, ".safetensors")) *dot = 0;
         strncat(sidecar, ".json", sizeof sidecar - strlen(sidecar) - 1);
         if (st_writer_finish(w, o->out, err, sizeof err)) { fprintf(stderr, "vitrun: %s\n", err); goto done; }
-        if (mg->meta && write_text_atomic(sidecar, mg->meta)) { unlink(o->out); goto done; }
+        if (mg->meta && cli_write_text_atomic(sidecar, mg->meta)) { unlink(o->out); goto done; }
         printf("wrote %s: %s [%d, %lld, %lld] and %s; component names in %s\n", o->out, dec.directions ? "proj" : "contrib", n,
                (long long)ncomp, (long long)dim, oname, sidecar);
     } else if (!o->check) {
@@ -675,7 +660,7 @@ static int cmd_embed_text(int argc, char **argv) {
         strncat(sidecar, ".json", sizeof sidecar - strlen(sidecar) - 1);
         int bad = !js || st_writer_finish(w, out, err, sizeof err);
         if (bad) fprintf(stderr, "vitrun: %s\n", js ? err : "out of memory");
-        else if (write_text_atomic(sidecar, js)) { unlink(out); bad = 1; }
+        else if (cli_write_text_atomic(sidecar, js)) { unlink(out); bad = 1; }
         free(js);
         if (bad) goto done;
         printf("wrote %s: embeddings [%d, %lld]; texts in %s\n", out, n, (long long)dim, sidecar);

@@ -1,5 +1,6 @@
 /* runtime/cli/util.c — helpers shared by the vitrun commands (cli.h). */
 #include <errno.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -58,6 +59,7 @@ int cli_write_text_atomic(const char *path, const char *text) {
     snprintf(tmp, n + 16, "%s.tmpXXXXXX", path);
     int fd = mkstemp(tmp);
     if (fd < 0) { fprintf(stderr, "vitrun: %s: %s\n", path, strerror(errno)); free(tmp); return -1; }
+    fchmod(fd, 0644); /* as a plain file would be (mkstemp makes it private) */
     FILE *f = fdopen(fd, "w");
     int ok = f && fputs(text, f) >= 0 && fflush(f) == 0 && fsync(fd) == 0;
     if (f) fclose(f);
