@@ -214,10 +214,23 @@ typedef struct {
     int64_t *acc_id;
     int rows;            /* rows in the chunk so far */
     int flushed;         /* shards written by this run */
+    int unsaved;         /* shards written since the manifest was last saved */
+    double save_end, save_cost; /* when the manifest was last saved, and how long that took */
     cJSON *skipped;      /* the chunk's skipped images */
     cJSON *man;
     vit_index_stats *st;
 } Build;
+
+static int manifest_flush(Build *b) {
+    if (!b->unsaved) return VIT_OK;
+    double t = now_s();
+    ix_manifest_sort(b->man);
+    int rc = ix_manifest_save(b->ctx, b->out, b->man);
+    b->save_end = now_s();
+    b->save_cost = b->save_end - t;
+    if (!rc) b->unsaved = 0;
+    return rc;
+}
 
 /* Write the finished chunk k as a shard, then list it in the manifest. */
 static int flush_chunk(Build *b, int k) {
@@ -249,8 +262,11 @@ static int flush_chunk(Build *b, int k) {
     if (st_writer_finish(w, path, err, sizeof err)) { rc = vit_ctx_fail(b->ctx, VIT_ERR_IO, "%s", err); goto done; }
     cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(b->man, "shards"), e);
     e = NULL;
-    ix_manifest_sort(b->man);
-    rc = ix_manifest_save(b->ctx, b->out, b->man);
+    b->unsaved++;
+    /* the manifest holds the whole image list: rewriting it after every shard of a large folder
+     * would cost more than the shards, so it waits until 10x its last cost has passed (shards
+     * written meanwhile are adopted by a rerun after a crash); manifest_flush saves at the end */
+    if (now_s() - b->save_end >= 10 * b->save_cost) rc = manifest_flush(b);
 done:
     cJSON_Delete(e);
     free(ejson);
@@ -513,6 +529,10 @@ int vit_index_build(vit_ctx *ctx, const char *module, const char *weights, const
     pthread_cond_broadcast(&r.cv);
     pthread_mutex_unlock(&r.mu);
     pthread_join(th, NULL);
+    double tf = now_s();
+    int frc = manifest_flush(&b); /* the shards written since the last save, whatever stopped the loop */
+    st->t_write += now_s() - tf;
+    if (!rc) rc = frc;
     st->t_decode = r.t_decode;
     st->t_wall = now_s() - t0;
     pthread_mutex_destroy(&r.mu);
