@@ -14,6 +14,7 @@ mkdir -p "$W"
 [ -f "$W/test/labels.jsonl" ] || "$V" toyworld generate --seed 2 --count 800 --size 64 --balanced -o "$W/test" > /dev/null
 ARGS=("$W/deit_toy.vitm" --weights examples/toy/deit_toy.safetensors "$W/test/images" --split head)
 now() { date +%s.%N; }
+read -r load _ < /proc/loadavg
 row() { # row LABEL LOG SECONDS: images/s and stage shares from vitrun index's report
   local rate shares
   rate=$(sed -n 's/^indexed [0-9]* images into .* in [0-9.]* s: \([0-9.]*\) images\/s.*/\1/p' "$2")
@@ -43,7 +44,8 @@ rm -rf "$W/ix1" "$W/ix2" "$W/part0" "$W/part1" "$W/merged" # 20 MB of shards: no
   echo "Wall seconds include loading and JIT-compiling the module; images/s and the shares are over the"
   echo "indexing loop only, as \`vitrun index\` reports them: decoding and preprocessing run in a reader thread"
   echo "beside the forward pass, so the shares overlap; \"waiting\" is the time the forward pass found no"
-  echo "decoded batch ready. Busy machine (2 cores shared with other work): the figures vary from run to run."
+  echo "decoded batch ready. Busy machine (2 cores shared with other work; 1-minute load average $load when"
+  echo "this run started): the figures vary from run to run."
   echo
   echo "| run | wall s | images/s | decode+preprocess | forward+decomposition | write | waiting |"
   echo "|---|---|---|---|---|---|---|"
