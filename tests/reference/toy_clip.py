@@ -34,10 +34,8 @@ directory) on PYTHONPATH; vitc and vitrun from build/ (or $VITC / $VITRUN).
 import argparse
 import gzip
 import itertools
-import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -49,28 +47,15 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import refcommon  # noqa: E402
+import toycommon as tc  # noqa: E402
+from toycommon import SHAPES, COLOURS, PATTERNS, BACKGROUNDS  # noqa: E402
 
-REPO = refcommon.REPO_ROOT
+REPO = tc.REPO
 IMG_SPEC = 'archs/openclip_vit_b_16.vit'
 TXT_SPEC = 'archs/openclip_vit_b_16_text.vit'
 CTX = 16
 TRAIN_SEED, TEST_SEED = 11, 12
-SHAPES = ['circle', 'square', 'triangle', 'diamond', 'star', 'cross']
-COLOURS = ['red', 'orange', 'yellow', 'green', 'blue', 'purple', 'white', 'black']
-PATTERNS = ['plain', 'striped', 'dotted', 'checkered']
-BACKGROUNDS = ['sky', 'grass', 'water', 'sand']
 PLACES = ['in the sky', 'on grass', 'on water', 'on sand']
-
-
-def tool(name):
-    return os.environ.get(name.upper(), os.path.join(REPO, 'build', name))
-
-
-def run(cmd):
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    if r.returncode:
-        sys.exit('failed (%d): %s\n%s' % (r.returncode, ' '.join(cmd), r.stdout))
-    return r.stdout
 
 
 def art(colour):
@@ -119,16 +104,6 @@ def caption_words():
 
 # ---------------------------------------------------------------------------- data
 
-def load_split(d, transform):
-    from PIL import Image
-    recs = [json.loads(line) for line in open(os.path.join(d, 'labels.jsonl'))]
-    xs = []
-    for r in recs:
-        with Image.open(os.path.join(d, r['image'])) as im:
-            xs.append(transform(im.convert('RGB')))
-    return recs, torch.stack(xs)
-
-
 def attribute_tables():
     """per attribute: class phrases and templates ({} = the phrase) covering the other attributes"""
     t = OrderedDict()
@@ -167,9 +142,42 @@ def zero_shot(img_emb, classifiers, recs):
     return acc
 
 
-def max_rel(a, b):
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30))
+# ---------------------------------------------------------------------------- batches
+
+ATTRS = ['shape', 'colour', 'pattern', 'background']
+# which attribute a hard negative differs in: shape half of the time
+HARD_WEIGHTS = [4, 1, 2, 1]
+
+
+def batches(recs, batch, group, gen):
+    """One epoch of batches of indices.  group 1: a random permutation cut into
+    batches.  group g > 1: batch / g anchors from a random permutation, each
+    followed by g - 1 images equal to it in three attributes and different in
+    the fourth (shape, colour, pattern, background with weights HARD_WEIGHTS):
+    negatives that only that attribute tells apart."""
+    n = len(recs)
+    perm = torch.randperm(n, generator=gen).tolist()
+    if group <= 1:
+        return [perm[i:i + batch] for i in range(0, n - batch + 1, batch)]
+    keys = [tuple(r[k] for k in ATTRS) for r in recs]
+    by_rest = {}
+    for i, k in enumerate(keys):
+        for a in range(4):
+            by_rest.setdefault((a, k[:a] + k[a + 1:]), []).append(i)
+    w = torch.tensor(HARD_WEIGHTS, dtype=torch.float64)
+    out, cur = [], []
+    for i in perm[:n // group]:
+        a = int(torch.multinomial(w, 1, generator=gen))
+        k = keys[i]
+        cand = [j for j in by_rest[(a, k[:a] + k[a + 1:])] if keys[j][a] != k[a]]
+        cur.append(i)
+        for _ in range(group - 1):
+            cur.append(cand[int(torch.randint(len(cand), (1,), generator=gen))] if cand else
+                       perm[int(torch.randint(n, (1,), generator=gen))])
+        if len(cur) >= batch:
+            out.append(cur[:batch])
+            cur = []
+    return out
 
 
 def main():
@@ -180,6 +188,13 @@ def main():
     ap.add_argument('--epochs', type=int, default=10)
     ap.add_argument('--batch', type=int, default=64)
     ap.add_argument('--lr', type=float, default=1e-3)
+    ap.add_argument('--size', type=int, default=64, help='image tower input size (the PNGs stay 64 px)')
+    ap.add_argument('--patch', type=int, default=8)
+    ap.add_argument('--width', type=int, default=96)
+    ap.add_argument('--depth', type=int, default=4)
+    ap.add_argument('--heads', type=int, default=3)
+    ap.add_argument('--group', type=int, default=1,
+                    help='batches of anchors each with group - 1 images that differ from it in one attribute')
     ap.add_argument('--out', default=os.path.join(REPO, 'examples', 'toy'))
     a = ap.parse_args()
     t_start = time.time()
@@ -192,17 +207,13 @@ def main():
     work = a.work or tempfile.mkdtemp(prefix='toy_clip_')
     os.makedirs(work, exist_ok=True)
     os.makedirs(a.out, exist_ok=True)
-    vitrun, vitc = tool('vitrun'), tool('vitc')
+    vitrun, vitc = tc.tool('vitrun'), tc.tool('vitc')
     try:
         # 1. data
         gens = OrderedDict()
         gens['train'] = ['toyworld', 'generate', '--seed', str(TRAIN_SEED), '--count', str(a.train), '--size', '64']
         gens['test'] = ['toyworld', 'generate', '--seed', str(TEST_SEED), '--count', str(a.test), '--size', '64']
-        for name, g in gens.items():
-            d = os.path.join(work, name)
-            if os.path.isdir(d):
-                shutil.rmtree(d)
-            run([vitrun] + g + ['-o', d])
+        tc.generate(work, gens)
 
         # 2. vocabulary
         words = caption_words()
@@ -223,18 +234,20 @@ def main():
             assert len(tok.encode(w)) == 1, (w, tok.encode(w))
 
         # 3. model and training
-        values_img = OrderedDict([('size', 64), ('patch', 8), ('dim', 96), ('depth', 4), ('heads', 3), ('mlp', 384),
-                                  ('pos_grid', 8), ('proj', 64)])
+        values_img = OrderedDict([('size', a.size), ('patch', a.patch), ('dim', a.width), ('depth', a.depth),
+                                  ('heads', a.heads), ('mlp', 4 * a.width), ('pos_grid', a.size // a.patch),
+                                  ('proj', 64)])
         values_txt = OrderedDict([('ctx', CTX), ('vocab', nvocab), ('width', 64), ('depth', 2), ('heads', 4),
                                   ('mlp', 256), ('embed', 64)])
-        vision_cfg = dict(image_size=64, patch_size=8, width=96, layers=4, head_width=32, mlp_ratio=4.0)
+        vision_cfg = dict(image_size=a.size, patch_size=a.patch, width=a.width, layers=a.depth,
+                          head_width=a.width // a.heads, mlp_ratio=4.0)
         text_cfg = dict(context_length=CTX, vocab_size=nvocab, width=64, heads=4, layers=2, mlp_ratio=4.0)
         torch.manual_seed(0)
         model = oc.model.CLIP(embed_dim=64, vision_cfg=vision_cfg, text_cfg=text_cfg, quick_gelu=True)
         mean, std = oc.OPENAI_DATASET_MEAN, oc.OPENAI_DATASET_STD
-        transform = oc.image_transform(64, is_train=False, mean=mean, std=std)
-        recs_tr, xtr = load_split(os.path.join(work, 'train'), transform)
-        recs_te, xte = load_split(os.path.join(work, 'test'), transform)
+        transform = oc.image_transform(a.size, is_train=False, mean=mean, std=std)
+        recs_tr, xtr = tc.load_split(os.path.join(work, 'train'), transform)
+        recs_te, xte = tc.load_split(os.path.join(work, 'test'), transform)
         caps_tr = [r['caption'] for r in recs_tr]
         ids_tr = tok(caps_tr)
         cap_index = {c: i for i, c in enumerate(sorted(set(caps_tr)))}
@@ -245,16 +258,15 @@ def main():
             len(recs_tr), len(cap_index), len(recs_te), nvocab, len(merges), t_data), flush=True)
 
         opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=0.1)
-        steps = a.epochs * (len(recs_tr) // a.batch)
+        steps = a.epochs * len(batches(recs_tr, a.batch, a.group, torch.Generator().manual_seed(0)))
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=steps, pct_start=0.1)
         gen = torch.Generator().manual_seed(0)
         t0 = time.time()
         for ep in range(a.epochs):
             model.train()
-            perm = torch.randperm(len(recs_tr), generator=gen)
             tot, n = 0.0, 0
-            for i in range(0, len(perm) - a.batch + 1, a.batch):
-                idx = perm[i:i + a.batch]
+            for b in batches(recs_tr, a.batch, a.group, gen):
+                idx = torch.tensor(b)
                 fi = F.normalize(model.encode_image(xtr[idx]), dim=-1)
                 ft = F.normalize(model.encode_text(ids_tr[idx]), dim=-1)
                 logits = model.logit_scale.exp() * fi @ ft.T
@@ -282,32 +294,28 @@ def main():
         sd = model.state_dict()
         refcommon.save_safetensors(wpath, OrderedDict((k, sd[k]) for k in sd),
                                    metadata={'format': 'pt', 'model': 'open_clip CLIP (quick_gelu), small configuration'})
-        sets_img, sets_txt = [], []
-        for k, v in values_img.items():
-            sets_img += ['--set', '%s=%d' % (k, v)]
-        for k, v in values_txt.items():
-            sets_txt += ['--set', '%s=%d' % (k, v)]
+        sets_img, sets_txt = tc.set_args(values_img), tc.set_args(values_txt)
         mimg, mtxt = os.path.join(work, 'clip_image.vitm'), os.path.join(work, 'clip_text.vitm')
-        run([vitc, 'compile', os.path.join(REPO, IMG_SPEC), '-o', mimg] + sets_img)
-        run([vitc, 'compile', os.path.join(REPO, TXT_SPEC), '-o', mtxt] + sets_txt)
+        tc.run([vitc, 'compile', os.path.join(REPO, IMG_SPEC), '-o', mimg] + sets_img)
+        tc.run([vitc, 'compile', os.path.join(REPO, TXT_SPEC), '-o', mtxt] + sets_txt)
 
         m64 = model.double()
         with torch.no_grad():
             emb64 = torch.cat([m64.encode_image(xte[i:i + 250].double()) for i in range(0, len(xte), 250)]).numpy()
         pngs = [os.path.join(work, 'test', r['image']) for r in recs_te]
         out_img = os.path.join(work, 'test_image_emb.safetensors')
-        run([vitrun, 'run', mimg, '--weights', wpath] + pngs + ['-o', out_img])
+        tc.run([vitrun, 'run', mimg, '--weights', wpath] + pngs + ['-o', out_img])
         vimg = refcommon.load_safetensors(out_img)['logits']
-        err_img = max_rel(vimg, emb64)
+        err_img = tc.max_rel(vimg, emb64)
         tfile = os.path.join(work, 'check_texts.txt')
         check_texts = [r['caption'] for r in recs_te[:16]]
         with open(tfile, 'w') as f:
             f.write('\n'.join(check_texts) + '\n')
         out_t = os.path.join(work, 'check_texts.safetensors')
-        run([vitrun, 'embed-text', mtxt, '--weights', wpath, '--vocab', vpath, '--file', tfile, '-o', out_t])
+        tc.run([vitrun, 'embed-text', mtxt, '--weights', wpath, '--vocab', vpath, '--file', tfile, '-o', out_t])
         with torch.no_grad():
             ref_t = F.normalize(m64.encode_text(tok(check_texts)), dim=-1).numpy()
-        err_txt = max_rel(refcommon.load_safetensors(out_t)['embeddings'], ref_t)
+        err_txt = tc.max_rel(refcommon.load_safetensors(out_t)['embeddings'], ref_t)
 
         # 5. zero-shot through vitrun
         classifiers_v = OrderedDict()
@@ -319,7 +327,7 @@ def main():
             with open(tf, 'w') as f:
                 f.write('\n'.join(templates) + '\n')
             out_c = os.path.join(work, name + '_classifier.safetensors')
-            run([vitrun, 'embed-text', mtxt, '--weights', wpath, '--vocab', vpath, '--file', pf, '--templates', tf,
+            tc.run([vitrun, 'embed-text', mtxt, '--weights', wpath, '--vocab', vpath, '--file', pf, '--templates', tf,
                  '-o', out_c])
             classifiers_v[name] = refcommon.load_safetensors(out_c)['embeddings']
             cmds[name] = '%d classes x %d templates' % (len(phrases), len(templates))
@@ -327,7 +335,7 @@ def main():
         with torch.no_grad():
             cls64 = torch_classifiers(m64, tok, tables)
         acc_t = zero_shot(emb64, cls64, recs_te)
-        err_cls = max(max_rel(classifiers_v[k], cls64[k].numpy()) for k in tables)
+        err_cls = max(tc.max_rel(classifiers_v[k], cls64[k].numpy()) for k in tables)
         model.float()
         total = time.time() - t_start
         print('vitrun vs PyTorch (float64): image embeddings of %d test PNGs %.2e, caption embeddings %.2e, '

@@ -31,10 +31,8 @@ vitrun from build/ (or $VITC / $VITRUN).
 """
 
 import argparse
-import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -46,8 +44,9 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import refcommon  # noqa: E402
+import toycommon as tc  # noqa: E402
 
-REPO = refcommon.REPO_ROOT
+REPO = tc.REPO
 SPEC = 'archs/deit_tiny_patch16_224.vit'
 VALUES = OrderedDict([('size', 64), ('patch', 8), ('dim', 96), ('depth', 4), ('heads', 3), ('mlp', 384),
                       ('classes', 2), ('pos_grid', 8)])
@@ -56,26 +55,8 @@ TRAIN_SEED, TEST_SEED = 1, 2
 GROUPS = ['A on land', 'A on water', 'B on land', 'B on water']  # group = 2 * class + domain
 
 
-def tool(name):
-    return os.environ.get(name.upper(), os.path.join(REPO, 'build', name))
-
-
-def run(cmd):
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    if r.returncode:
-        sys.exit('failed (%d): %s\n%s' % (r.returncode, ' '.join(cmd), r.stdout))
-    return r.stdout
-
-
-
 def load_split(d, transform):
-    from PIL import Image
-    recs = [json.loads(line) for line in open(os.path.join(d, 'labels.jsonl'))]
-    xs = []
-    for r in recs:
-        with Image.open(os.path.join(d, r['image'])) as im:
-            xs.append(transform(im.convert('RGB')))
-    x = torch.stack(xs)
+    recs, x = tc.load_split(d, transform)
     y = torch.tensor([r['class'] for r in recs])
     g = torch.tensor([r['group'] for r in recs])
     return recs, x, y, g
@@ -98,11 +79,6 @@ def predict(model, x, bs=256):
         return torch.cat([model(x[i:i + bs]) for i in range(0, len(x), bs)])
 
 
-def max_rel(a, b):
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30))
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--work', help='keep the data sets and modules here (default: a temporary directory)')
@@ -120,17 +96,13 @@ def main():
     timm = refcommon.import_timm()
     work = a.work or tempfile.mkdtemp(prefix='toy_train_')
     os.makedirs(work, exist_ok=True)
-    vitrun, vitc = tool('vitrun'), tool('vitc')
+    vitrun, vitc = tc.tool('vitrun'), tc.tool('vitc')
     try:
         # 1. data
         gen_train = ['toyworld', 'generate', '--seed', str(TRAIN_SEED), '--count', str(a.train), '--size', '64',
                      '--spurious', str(SPURIOUS)]
         gen_test = ['toyworld', 'generate', '--seed', str(TEST_SEED), '--count', str(a.test), '--size', '64', '--balanced']
-        for name, g in (('train', gen_train), ('test', gen_test)):
-            d = os.path.join(work, name)
-            if os.path.isdir(d):
-                shutil.rmtree(d)
-            run([vitrun] + g + ['-o', d])
+        tc.generate(work, OrderedDict([('train', gen_train), ('test', gen_test)]))
         # 2. the spec's eval transform
         model = timm.create_model('deit_tiny_patch16_224', pretrained=False, img_size=VALUES['size'],
                                   patch_size=VALUES['patch'], embed_dim=VALUES['dim'], depth=VALUES['depth'],
@@ -189,32 +161,30 @@ def main():
                                    metadata={'format': 'pt', 'model': 'timm deit_tiny_patch16_224, small configuration'})
 
         # 5. vitc / vitrun against PyTorch
-        sets = []
-        for k, v in VALUES.items():
-            sets += ['--set', '%s=%d' % (k, v)]
+        sets = tc.set_args(VALUES)
         module = os.path.join(work, 'deit_toy.vitm')
-        run([vitc, 'compile', os.path.join(REPO, SPEC), '-o', module] + sets)
+        tc.run([vitc, 'compile', os.path.join(REPO, SPEC), '-o', module] + sets)
         ncheck = 8
         tpath = os.path.join(work, 'check_input.safetensors')
         refcommon.save_safetensors(tpath, OrderedDict([('image', xte[:ncheck])]))
         out_t = os.path.join(work, 'check_tensor.safetensors')
-        run([vitrun, 'run', module, '--weights', wpath, '--tensor', tpath, '-o', out_t])
+        tc.run([vitrun, 'run', module, '--weights', wpath, '--tensor', tpath, '-o', out_t])
         # the reference in float64, as the goldens
         m64 = model.double()
         with torch.no_grad():
             ref_t = m64(xte[:ncheck].double()).numpy()
-        err_tensor = max_rel(refcommon.load_safetensors(out_t)['logits'], ref_t)
+        err_tensor = tc.max_rel(refcommon.load_safetensors(out_t)['logits'], ref_t)
         pngs = [os.path.join(work, 'test', r['image']) for r in recs_te[:ncheck]]
         out_p = os.path.join(work, 'check_png.safetensors')
-        run([vitrun, 'run', module, '--weights', wpath] + pngs + ['-o', out_p])
-        err_png = max_rel(refcommon.load_safetensors(out_p)['logits'], ref_t)
+        tc.run([vitrun, 'run', module, '--weights', wpath] + pngs + ['-o', out_p])
+        err_png = tc.max_rel(refcommon.load_safetensors(out_p)['logits'], ref_t)
         # the whole test split through vitrun, from the PNG files
         out_all = os.path.join(work, 'test_logits.safetensors')
         allpngs = [os.path.join(work, 'test', r['image']) for r in recs_te]
-        run([vitrun, 'run', module, '--weights', wpath] + allpngs + ['-o', out_all])
+        tc.run([vitrun, 'run', module, '--weights', wpath] + allpngs + ['-o', out_all])
         vl = torch.from_numpy(np.asarray(refcommon.load_safetensors(out_all)['logits']))
         metrics_vitrun = group_metrics(vl.argmax(1), yte, gte)
-        err_all = max_rel(vl.numpy(), logits_te.numpy())
+        err_all = tc.max_rel(vl.numpy(), logits_te.numpy())
         model.float()
         total = time.time() - t_start
         print('vitrun vs PyTorch (float64), logits of %d test images: from the tensor %.2e, from the PNG files %.2e; '
