@@ -351,7 +351,8 @@ def main():
                                     ('vitc', 'vitc compile %s -o clip_text.vitm %s' % (TXT_SPEC, ' '.join(sets_txt)))])
         info['vocab'] = OrderedDict([('file', 'examples/toy/clip_toy_vocab.txt'), ('tokens', nvocab), ('merges', len(merges)),
                                      ('words', words)])
-        info['preprocess'] = 'the spec\'s own (OpenCLIP eval): resize and centre crop 64 (identity here), OpenAI mean / std'
+        info['preprocess'] = ('the spec\'s own (OpenCLIP eval): bicubic resize and centre crop to %d (%s), OpenAI mean / std'
+                              % (a.size, 'the identity on the 64 px PNGs' if a.size == 64 else 'from the 64 px PNGs'))
         info['data'] = OrderedDict((k, 'vitrun ' + ' '.join(g) + ' -o ' + k) for k, g in gens.items())
         info['zero_shot'] = OrderedDict([
             ('procedure', 'one row per attribute value: the captions with that value, every value of the other '
@@ -367,7 +368,11 @@ def main():
             ('command', 'python3 tests/reference/toy_clip.py'),
             ('loss', 'symmetric contrastive (InfoNCE), equal captions in a batch are positives of each other'),
             ('optimizer', 'AdamW, weight decay 0.1, one-cycle lr, max %g' % a.lr),
-            ('epochs', a.epochs), ('batch', a.batch), ('seed', 0), ('threads', 2),
+            ('epochs', a.epochs), ('batch', a.batch),
+            ('batches', 'a random permutation' if a.group <= 1 else
+             '%d anchors, each followed by %d images that differ from it only in the shape, colour, pattern or '
+             'background (weights %s)' % (a.batch // a.group, a.group - 1, ':'.join(map(str, HARD_WEIGHTS)))),
+            ('train_images', a.train), ('seed', 0), ('threads', 2),
             ('torch', torch.__version__), ('open_clip', oc.__version__),
             ('seconds', OrderedDict([('data', round(t_data)), ('training', round(t_train)), ('total', round(total))])),
         ])

@@ -82,10 +82,11 @@ def main():
     ap.add_argument('--epochs', type=int, default=4)
     ap.add_argument('--batch', type=int, default=32)
     ap.add_argument('--lr', type=float, default=2e-3)
+    ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--out', default=os.path.join(tc.REPO, 'examples', 'toy'))
     a = ap.parse_args()
     t_start = time.time()
-    torch.set_num_threads(2)
+    torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     np.random.seed(0)
     timm = refcommon.import_timm()
@@ -194,7 +195,7 @@ def main():
             ('command', 'python3 tests/reference/toy_swin.py'),
             ('loss', 'cross entropy on the %s' % ATTR),
             ('optimizer', 'AdamW, weight decay 0.05, one-cycle lr, max %g' % a.lr),
-            ('epochs', a.epochs), ('batch', a.batch), ('seed', 0), ('threads', 2),
+            ('epochs', a.epochs), ('batch', a.batch), ('train_images', a.train), ('seed', 0), ('threads', a.threads),
             ('augmentation', 'horizontal flip (p = 0.5)'),
             ('torch', torch.__version__), ('timm', timm.__version__),
             ('seconds', OrderedDict([('data', round(t_data)), ('training', round(t_train)), ('total', round(total))])),
