@@ -87,7 +87,14 @@ def main():
     ap.add_argument('--json', default=None, help='write the figures here')
     ap.add_argument('--markdown', default=os.path.join(ROOT, 'BENCHMARKS.md'), help="its section 'text' is rewritten")
     ap.add_argument('--no-markdown', action='store_true')
+    ap.add_argument('--markdown-only', metavar='JSON', help='only rewrite the section from a --json file')
     a = ap.parse_args()
+    if a.markdown_only:
+        with open(a.markdown_only) as f:
+            out = json.load(f)
+        a.classes, a.rounds, a.threads = out['args']['classes'], out['rounds'], out['threads']
+        write_markdown(a, out, out['runs_s'], out['sequences'])
+        return
     build = os.environ.get('BUILD', os.path.join(ROOT, 'build'))
     vitc, vitrun = os.path.join(build, 'vitc'), os.path.join(build, 'vitrun')
     os.makedirs(a.work, exist_ok=True)
@@ -131,7 +138,8 @@ def main():
     med = {k: float(np.median(v)) for k, v in res.items() if isinstance(v, list)}
     out = {
         'workload': '%d classes x %d templates = %d sequences (of the 1000 x 80 job)' % (len(sub), len(templates), nseq),
-        'threads': a.threads, 'rounds': a.rounds,
+        'threads': a.threads, 'rounds': a.rounds, 'sequences': nseq, 'args': {'classes': a.classes},
+        'commit': subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=ROOT, capture_output=True, text=True).stdout.strip(),
         'vitrun_seq_per_s': nseq / med['ours'], 'torch_seq_per_s': nseq / med['torch'],
         'ratio_torch_over_vitrun_time': med['torch'] / med['ours'],
         'vitrun_startup_s': med['startup'],
@@ -152,7 +160,7 @@ def write_markdown(a, out, res, nseq):
     load = out['loadavg_end'][0]
     busy = load > 1.5
     cmd = 'python3 bench/text/run.py --classes %d --rounds %d --threads %d' % (a.classes, a.rounds, a.threads)
-    git = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    git = out.get('commit') or '?'
     L = ['## Text embeddings: vitrun embed-text beside OpenCLIP', '',
          "CLIP's zero-shot classifier job for ImageNet — 1,000 class names x 80 prompt templates = 80,000 sequences — "
          "through OpenCLIP's ViT-B-16 (QuickGELU) text tower, seeded random weights, FP32, the real BPE vocabulary; "
