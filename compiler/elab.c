@@ -718,7 +718,10 @@ static bool builtin(El *e, Env *env, Ast *call, Value *out) {
         const char *ms[IR_MAX_RANK];
         int nm = axis_names(e, a.v[1], a.loc[1], ms, "the merged axes");
         const char *into = one_axis(e, a.v[2], a.loc[2], "the new axis");
-        const IrShape *s = &N(e, x)->shape;
+        const IrShape s0 = N(e, x)->shape, *s = &s0; /* a copy: mk_permute below may move the node array */
+        for (int k = 0; k < nm; k++)
+            for (int j = 0; j < k; j++)
+                if (!strcmp(ms[j], ms[k])) fail(e, a.loc[1], "axis '%s' is merged twice", ms[k]);
         int first = -1;
         for (int k = 0; k < nm; k++) { int j = axis_in(e, x, ms[k], a.loc[1]); if (first < 0 || j < first) first = j; }
         /* permute so the merged axes sit together, in the given order, where the first of them was */
