@@ -66,7 +66,8 @@ typedef struct {
     int nimages;
     int engine, threads, batch, runs;
     vit_bind_opts bind;
-    ContribOpts dec;      /* decompose options */
+    ContribOpts dec;      /* decompose options, checked as parsed */
+    vit_decomp_opts dopts; /* the same, as given (what vit_model_load_decomposed takes) */
     char splitbuf[256];  /* storage for --split names */
     int check;            /* decompose --check */
     const char *dirs;     /* decompose --directions FILE */
@@ -109,10 +110,14 @@ static int parse(int argc, char **argv, Opts *o) {
         } else if (!strcmp(a, "--output") || !strcmp(a, "--from") || !strcmp(a, "--split") || !strcmp(a, "--bias") ||
                    !strcmp(a, "--ln")) {
             char err[128];
-            if (pipeline_decompose_opt(a, argv[++i], &o->dec, o->splitbuf, sizeof o->splitbuf, err, sizeof err) < 0) {
+            const char *v = argv[++i];
+            if (pipeline_decompose_opt(a, v, &o->dec, o->splitbuf, sizeof o->splitbuf, err, sizeof err) < 0) {
                 fprintf(stderr, "vitrun: %s\n", err);
                 return -1;
             }
+            const char **slot = a[2] == 'o' ? &o->dopts.output : a[2] == 'f' ? &o->dopts.from : a[2] == 's' ? &o->dopts.split
+                                : a[2] == 'b' ? &o->dopts.bias : &o->dopts.ln;
+            *slot = v;
         } else if (!strcmp(a, "--check")) o->check = 1;
         else if (!strcmp(a, "--directions")) o->dirs = argv[++i];
         else if (!strcmp(a, "--decompose")) o->bench_decompose = 1;
@@ -303,39 +308,45 @@ static double cpu_ms(void) {
     return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
 
-/* The module with a decomposition derived by the options (bench --decompose). */
-static int load_decomposed(vit_ctx *ctx, const Opts *o, vit_model **m, float **dirs) {
+/* --directions FILE: one tensor [k, dim] (or the one named 'directions'): *dirs (malloc'd), its
+ * numel and k.  0, or -1 with a message. */
+static int read_directions(const char *path, float **dirs, int64_t *numel, int *k) {
     char err[2048];
-    IrGraph *g = NULL;
-    void *bc = NULL;
-    size_t bclen = 0;
-    ContribOpts dec = o->dec;
-    if (o->dirs) {
-        StFile *df = NULL;
-        if (st_open(o->dirs, &df, err, sizeof err)) { fprintf(stderr, "vitrun: %s\n", err); return -1; }
-        dec.directions = (int)df->t[0].shape[0];
-        *dirs = malloc((size_t)st_numel(&df->t[0]) * sizeof(float));
-        st_read_f32(df, 0, *dirs, err, sizeof err);
+    StFile *df = NULL;
+    if (st_open(path, &df, err, sizeof err)) { fprintf(stderr, "vitrun: %s\n", err); return -1; }
+    int64_t t = st_find(df, "directions");
+    if (t < 0 && df->n == 1) t = 0;
+    if (t < 0 || df->t[t].rank < 1) {
+        fprintf(stderr, "vitrun: %s: expected one tensor [k, dim] (or one named 'directions')\n", path);
         st_close(df);
-    }
-    if (ir_module_read(o->module, &g, &bc, &bclen, err, sizeof err)) { fprintf(stderr, "vitrun: %s\n", err); return -1; }
-    free(bc);
-    IrGraph *lg = NULL;
-    if (pipeline_decompose(g, &dec, err, sizeof err) || !(lg = pipeline_finish(g, &bc, &bclen, err, sizeof err))) {
-        fprintf(stderr, "vitrun: %s\n", err);
-        ir_graph_free(g);
         return -1;
     }
-    ir_graph_free(g);
-    if (vit_model_from_graph(ctx, lg, bc, bclen, m) || vit_model_bind(ctx, *m, o->weights, &o->bind)) {
+    *numel = st_numel(&df->t[t]);
+    *k = (int)df->t[t].shape[0];
+    *dirs = malloc((size_t)*numel * sizeof(float) + 4);
+    int e = st_read_f32(df, t, *dirs, err, sizeof err);
+    st_close(df);
+    if (e) { fprintf(stderr, "vitrun: %s\n", err); return -1; }
+    return 0;
+}
+
+/* The module with the decomposition the options ask for, k directions (0: none). */
+static int decomposed_model(vit_ctx *ctx, const Opts *o, int k, vit_model **m) {
+    vit_decomp_opts d = o->dopts;
+    d.directions = k;
+    if (vit_model_load_decomposed(ctx, o->module, &d, m)) { fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx)); return -1; }
+    return 0;
+}
+
+/* The module with a decomposition derived by the options, bound (bench --decompose). */
+static int load_decomposed(vit_ctx *ctx, const Opts *o, vit_model **m, float **dirs) {
+    int64_t ndirs = 0;
+    int k = 0;
+    if (o->dirs && read_directions(o->dirs, dirs, &ndirs, &k)) return -1;
+    if (decomposed_model(ctx, o, k, m)) return -1;
+    if (vit_model_bind(ctx, *m, o->weights, &o->bind) || (*dirs && vit_model_set_param(ctx, *m, "__directions", *dirs, ndirs))) {
         fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx));
         return -1;
-    }
-    if (*dirs) {
-        const IrGraph *mg = vit_model_graph(*m);
-        for (int i = 0; i < mg->n; i++)
-            if (mg->nodes[i].op == IR_OP_PARAM && !strcmp(mg->nodes[i].key, "__directions"))
-                return vit_model_set_param(ctx, *m, "__directions", *dirs, ir_numel(&mg->nodes[i].shape)) ? -1 : 0;
     }
     return 0;
 }
@@ -384,46 +395,17 @@ done:
 static int cmd_decompose(const Opts *o) {
     vit_ctx *ctx = vit_ctx_new();
     vit_model *m = NULL;
-    IrGraph *g = NULL, *lg = NULL;
-    void *bc = NULL;
-    size_t bclen = 0;
     float *input = NULL, **outs = NULL;
     int rc = 1, n = 0;
     char err[2048];
     const char *oname = o->dec.output ? o->dec.output : "repr";
-    char cname[160];
     ContribOpts dec = o->dec;
     float *dirs = NULL, *zp = NULL;
     int64_t ndirs = 0;
-    if (o->dirs) {
-        StFile *df = NULL;
-        if (st_open(o->dirs, &df, err, sizeof err)) { fprintf(stderr, "vitrun: %s\n", err); goto done; }
-        int64_t k = st_find(df, "directions");
-        if (k < 0 && df->n == 1) k = 0;
-        if (k < 0 || df->t[k].rank < 1) { fprintf(stderr, "vitrun: %s: expected one tensor [k, dim] (or one named 'directions')\n", o->dirs); st_close(df); goto done; }
-        ndirs = st_numel(&df->t[k]);
-        dec.directions = (int)df->t[k].shape[0];
-        dirs = malloc((size_t)ndirs * sizeof(float) + 4);
-        int e2 = st_read_f32(df, k, dirs, err, sizeof err);
-        st_close(df);
-        if (e2) { fprintf(stderr, "vitrun: %s\n", err); goto done; }
-    }
+    if (o->dirs && read_directions(o->dirs, &dirs, &ndirs, &dec.directions)) goto done;
+    if (decomposed_model(ctx, o, dec.directions, &m)) goto done;
+    char cname[160];
     snprintf(cname, sizeof cname, "%s.%s", dec.directions ? "proj" : "contrib", oname);
-    if (ir_module_read(o->module, &g, &bc, &bclen, err, sizeof err)) { fprintf(stderr, "vitrun: %s\n", err); goto done; }
-    free(bc);
-    bc = NULL;
-    if (ir_output_find(g, cname) >= 0 && g->meta && strstr(g->meta, pipeline_opts_key(&dec))) {
-        ir_graph_free(g);
-        g = NULL;
-        if (vit_model_load(ctx, o->module, &m)) { fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx)); goto done; }
-    } else {
-        if (pipeline_decompose(g, &dec, err, sizeof err)) { fprintf(stderr, "vitrun: decompose: %s\n", err); goto done; }
-        lg = pipeline_finish(g, &bc, &bclen, err, sizeof err);
-        if (!lg) { fprintf(stderr, "vitrun: %s\n", err); goto done; }
-        if (vit_model_from_graph(ctx, lg, bc, bclen, &m)) { fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx)); goto done; }
-        lg = NULL;
-        bc = NULL;
-    }
     if (!o->weights) { fprintf(stderr, "vitrun: --weights FILE.safetensors is required\n"); goto done; }
     if (vit_model_bind(ctx, m, o->weights, &o->bind)) { fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx)); goto done; }
     if (dirs && vit_model_set_param(ctx, m, "__directions", dirs, ndirs)) {
@@ -509,9 +491,6 @@ done:
     free(outs);
     free(dirs);
     free(input);
-    free(bc);
-    ir_graph_free(lg);
-    ir_graph_free(g);
     vit_model_free(m);
     vit_ctx_free(ctx);
     return rc;
