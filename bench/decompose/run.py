@@ -24,8 +24,8 @@ timing    rounds of: the reference (float32, unmodified, heads, all blocks) at t
           JIT compile included), tools alternated within each round. Each process is
           measured for the CPU share other processes took while it ran (from /proc/stat);
           runs above --max-busy are redone (at most --retries times, then kept and
-          flagged). With --tokens also heads+tokens from block 11 (reference one image at
-          a time). Writes work/timing.json.
+          flagged). With --tokens also heads+tokens from each block of --token-from (default
+          11; reference one image at a time), ours materialised and in directions mode. Writes work/timing.json.
 """
 
 import argparse
@@ -222,24 +222,41 @@ def jobs_heads(m, args):
 
 
 def jobs_tokens(m, args):
+    """heads+tokens from each block in --token-from: the reference one image at a time (threads
+    1 and 2 from block 11; 1 thread, its faster setting, from earlier blocks, whose memory grows
+    with the blocks covered), ours materialised and in directions mode (k = 16)."""
     W = w('weights.safetensors')
     J = []
-    for T in (1, 2):
-        J.append(dict(name='ref decompose tokens from11 T%d B1' % T, key=('ref-tok', T, 1),
-                      cmd=[PY, REF, 'time', '--split', 'head,token', '--from', '11', '--threads', str(T),
-                           '--batch', '1', '--runs', '1', '--warmup', '0'], parse=parse_jsonl))
-        J.append(dict(name='ours bench --decompose tokens from11 T%d B1' % T, key=('ours-tok', T, 1),
-                      cmd=[VITRUN, 'bench', m, '--weights', W, '--decompose', '--split', 'head,token',
-                           '--from', '11', '--threads', str(T), '--batch', '1', '--runs', '5'],
-                      parse=parse_jsonl))
-        J.append(dict(name='ref decompose heads from11 T%d B1' % T, key=('ref-h11', T, 1),
-                      cmd=[PY, REF, 'time', '--split', 'head', '--from', '11', '--threads', str(T),
-                           '--batch', '1', '--runs', '1'], parse=parse_jsonl))
-        J.append(dict(name='ours bench --decompose heads from11 T%d B1' % T, key=('ours-h11', T, 1),
-                      cmd=[VITRUN, 'bench', m, '--weights', W, '--decompose', '--split', 'head',
-                           '--from', '11', '--threads', str(T), '--batch', '1', '--runs', '5'],
-                      parse=parse_jsonl))
+    starts = [int(s) for s in args.token_from.split(',')]
+    for start in starts:
+        for T in ((1, 2) if start == 11 else (1,)):
+            J.append(dict(name='ref decompose tokens from%d T%d B1' % (start, T), key=('ref-tok', start, T, 1),
+                          cmd=[PY, REF, 'time', '--split', 'head,token', '--from', str(start), '--threads', str(T),
+                               '--batch', '1', '--runs', '1', '--warmup', '0'], parse=parse_jsonl))
+        for T in (1, 2):
+            ours = [VITRUN, 'bench', m, '--weights', W, '--decompose', '--split', 'head,token',
+                    '--from', str(start), '--threads', str(T), '--batch', '1', '--runs', '5']
+            J.append(dict(name='ours bench --decompose tokens from%d T%d B1' % (start, T),
+                          key=('ours-tok', start, T, 1), cmd=ours, parse=parse_jsonl))
+            J.append(dict(name='ours tokens directions from%d T%d B1' % (start, T),
+                          key=('ours-tok-dir', start, T, 1), cmd=ours + ['--directions', directions16()],
+                          parse=parse_jsonl))
+    if 11 in starts:
+        for T in (1, 2):
+            J.append(dict(name='ref decompose heads from11 T%d B1' % T, key=('ref-h11', T, 1),
+                          cmd=[PY, REF, 'time', '--split', 'head', '--from', '11', '--threads', str(T),
+                               '--batch', '1', '--runs', '1'], parse=parse_jsonl))
+            J.append(dict(name='ours bench --decompose heads from11 T%d B1' % T, key=('ours-h11', T, 1),
+                          cmd=[VITRUN, 'bench', m, '--weights', W, '--decompose', '--split', 'head',
+                               '--from', '11', '--threads', str(T), '--batch', '1', '--runs', '5'],
+                          parse=parse_jsonl))
     return J
+
+
+def directions16():
+    """k = 16 seeded directions [16, 768], the file bench/decompose/cost.py uses."""
+    import cost
+    return cost.directions_file()
 
 
 def make_inputs():
@@ -291,7 +308,10 @@ def main():
     p.add_argument('--reuse', action='store_true', help='keep existing reference outputs')
     p = sub.add_parser('timing')
     p.add_argument('--rounds', type=int, default=5)
-    p.add_argument('--tokens', action='store_true', help='also heads+tokens from block 11')
+    p.add_argument('--tokens', action='store_true', help='also heads+tokens (see --token-from)')
+    p.add_argument('--token-from', default='11',
+                   help='comma-separated start blocks for heads+tokens (11; the reference needs about '
+                        '9 GB from block 10 and 14 GB from block 9)')
     p.add_argument('--tokens-only', action='store_true')
     p.add_argument('--only', help='comma-separated substrings of job names')
     p.add_argument('--max-busy', type=float, default=0.25)
