@@ -27,9 +27,9 @@ args() { sed -n "s|.*\"vitc\": \"vitc compile $1 -o [^ ]* \\(.*\\)\".*|\\1|p" $T
 
 step "compile the tiny CLIP's two towers from the same specs as the full-size models"
 # shellcheck disable=SC2046
-build/vitc compile archs/openclip_vit_b_16.vit -o "$Q/image.vitm" $(args archs/openclip_vit_b_16.vit)
+build/vitc compile archs/openclip_vit_b_16_quickgelu.vit -o "$Q/image.vitm" $(args archs/openclip_vit_b_16_quickgelu.vit)
 # shellcheck disable=SC2046
-build/vitc compile archs/openclip_vit_b_16_text.vit -o "$Q/text.vitm" $(args archs/openclip_vit_b_16_text.vit)
+build/vitc compile archs/openclip_vit_b_16_quickgelu_text.vit -o "$Q/text.vitm" $(args archs/openclip_vit_b_16_quickgelu_text.vit)
 build/vitrun info "$Q/image.vitm"
 
 step "a toy world: 300 images whose shape, colour, pattern and background are known"

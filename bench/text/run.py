@@ -54,7 +54,7 @@ def prepare(work, vitc):
         sd = {k: v for k, v in model.state_dict().items() if not k.startswith('visual.')}
         rc.save_safetensors(weights, sd)
     if not os.path.exists(module):
-        subprocess.run([vitc, 'compile', os.path.join(ROOT, 'archs', 'openclip_vit_b_16_text.vit'), '-o', module], check=True)
+        subprocess.run([vitc, 'compile', os.path.join(ROOT, 'archs', 'openclip_vit_b_16_quickgelu_text.vit'), '-o', module], check=True)
     return model, weights, module
 
 

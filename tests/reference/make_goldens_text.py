@@ -45,22 +45,23 @@ SPEC_KEYS = ('ctx', 'vocab', 'width', 'depth', 'heads', 'mlp', 'embed')
 # the image tower every golden carries (its keys are declared unused by the text specs)
 TINY_VISION = dict(image_size=32, patch_size=16, width=32, layers=1, head_width=16, mlp_ratio=2.0)
 
-FULL = OrderedDict([
-    ('openclip_vit_b_16_text', dict(source='ViT-B-16-quickgelu',
-                                    full=dict(ctx=77, vocab=49408, width=512, depth=12, heads=8, mlp=2048, embed=512))),
-    ('openclip_vit_l_14_text', dict(source='ViT-L-14-quickgelu',
-                                    full=dict(ctx=77, vocab=49408, width=768, depth=12, heads=12, mlp=3072, embed=768))),
-])
-
-GOLDENS = OrderedDict([
-    ('openclip_vit_b_16_text', dict(arch='openclip_vit_b_16_text', batch=4,
-                                    tiny=dict(vocab=500, width=32, depth=2, heads=2, mlp=128, embed=16))),
-    ('openclip_vit_l_14_text', dict(arch='openclip_vit_l_14_text', batch=4,
-                                    tiny=dict(ctx=24, vocab=500, width=48, depth=2, heads=4, mlp=192, embed=24))),
-    ('openclip_vit_b_16_text_vocab', dict(arch='openclip_vit_b_16_text', batch=3,
-                                          tiny=dict(width=8, depth=2, heads=2, mlp=32, embed=8),
-                                          texts=True)),
-])
+# OpenCLIP model configs: ViT-B-16 / ViT-L-14 (GELU, the LAION weights) and their -quickgelu
+# variants (the OpenAI weights); the text towers differ only in the activation
+_B16 = dict(ctx=77, vocab=49408, width=512, depth=12, heads=8, mlp=2048, embed=512)
+_L14 = dict(ctx=77, vocab=49408, width=768, depth=12, heads=12, mlp=3072, embed=768)
+FULL = OrderedDict()
+GOLDENS = OrderedDict()
+for _q in ('', '_quickgelu'):
+    FULL['openclip_vit_b_16%s_text' % _q] = dict(source='ViT-B-16' + _q.replace('_', '-'), full=_B16)
+    FULL['openclip_vit_l_14%s_text' % _q] = dict(source='ViT-L-14' + _q.replace('_', '-'), full=_L14)
+for _q in ('', '_quickgelu'):
+    GOLDENS['openclip_vit_b_16%s_text' % _q] = dict(arch='openclip_vit_b_16%s_text' % _q, batch=4,
+                                                   tiny=dict(vocab=500, width=32, depth=2, heads=2, mlp=128, embed=16))
+    GOLDENS['openclip_vit_l_14%s_text' % _q] = dict(arch='openclip_vit_l_14%s_text' % _q, batch=4,
+                                                   tiny=dict(ctx=24, vocab=500, width=48, depth=2, heads=4, mlp=192,
+                                                             embed=24))
+GOLDENS['openclip_vit_b_16_text_vocab'] = dict(arch='openclip_vit_b_16_text', batch=3,
+                                               tiny=dict(width=8, depth=2, heads=2, mlp=32, embed=8), texts=True)
 
 TEXTS = ['a photo of a cat', 'A diagram of the moon.', 'goldfish', 'the quick brown fox jumps over the lazy dog',
          # longer than the context: truncated to 77 with <end_of_text> kept last

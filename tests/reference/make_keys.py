@@ -60,7 +60,7 @@ def full_openclip(arch):
             self.visual = v
     holder = _Holder(visual)
     keys = [(k, v) for k, v in holder.state_dict().items()]
-    pc = oc.get_pretrained_cfg(arch['source'].replace('-quickgelu', ''), 'openai')
+    pc = oc.get_pretrained_cfg(*rc.openclip_pretrained(arch['source']))
     hub = pc.get('hf_hub', '').rstrip('/') or None
     return holder, keys, rc.openclip_facts(holder, cfg), hub
 

@@ -238,13 +238,23 @@ _arch('vit_large_patch14_clip_224', 'timm', 'vit_large_patch14_clip_224.openai',
       dict(size=42, dim=48, depth=2, heads=2, mlp=192, classes=16, pos_grid=3),
       notes=[_CLIP_NOTE % 'vit_large_patch14_clip_quickgelu_224'])
 
-# OpenCLIP native towers (model configs ViT-B-16-quickgelu / ViT-L-14-quickgelu, OpenAI weights)
-_arch('openclip_vit_b_16', 'openclip', 'ViT-B-16-quickgelu', 'openclip',
-      dict(size=224, patch=16, dim=768, depth=12, heads=12, mlp=3072, proj=512, pos_grid=14),
-      dict(size=48, dim=64, depth=2, heads=2, mlp=256, proj=16, pos_grid=3), jpeg=True)
-_arch('openclip_vit_l_14', 'openclip', 'ViT-L-14-quickgelu', 'openclip',
-      dict(size=224, patch=14, dim=1024, depth=24, heads=16, mlp=4096, proj=768, pos_grid=16),
-      dict(size=42, dim=48, depth=2, heads=3, mlp=192, proj=16, pos_grid=3))
+# OpenCLIP native towers: model configs ViT-B-16 / ViT-L-14 (GELU; the LAION weights the paper
+# uses) and ViT-B-16-quickgelu / ViT-L-14-quickgelu (QuickGELU; the OpenAI weights)
+OPENCLIP_PRETRAINED = {'ViT-B-16': 'laion2b_s34b_b88k', 'ViT-L-14': 'laion2b_s32b_b82k'}
+for _q in ('', '_quickgelu'):
+    _arch('openclip_vit_b_16' + _q, 'openclip', 'ViT-B-16' + _q.replace('_', '-'), 'openclip',
+          dict(size=224, patch=16, dim=768, depth=12, heads=12, mlp=3072, proj=512, pos_grid=14),
+          dict(size=48, dim=64, depth=2, heads=2, mlp=256, proj=16, pos_grid=3), jpeg=True)
+    _arch('openclip_vit_l_14' + _q, 'openclip', 'ViT-L-14' + _q.replace('_', '-'), 'openclip',
+          dict(size=224, patch=14, dim=1024, depth=24, heads=16, mlp=4096, proj=768, pos_grid=16),
+          dict(size=42, dim=48, depth=2, heads=3, mlp=192, proj=16, pos_grid=3))
+
+
+def openclip_pretrained(source):
+    """(model config without -quickgelu, pretrained tag) whose preprocessing a user gets."""
+    base = source.replace('-quickgelu', '')
+    return base, ('openai' if source.endswith('-quickgelu') else OPENCLIP_PRETRAINED[base])
+
 
 # text tower of the small OpenCLIP goldens: just big enough to give a whole-CLIP state dict
 TINY_TEXT_CFG = dict(context_length=8, vocab_size=64, width=32, heads=2, layers=1)
@@ -422,10 +432,11 @@ def pretrained_preprocess(arch):
                        'PIL resample, then center crop size x size'),
         ])
     oc = import_open_clip()
-    pc = oc.get_pretrained_cfg(arch['source'].replace('-quickgelu', ''), 'openai')
+    base, tag = openclip_pretrained(arch['source'])
+    pc = oc.get_pretrained_cfg(base, tag)
     size = oc.get_model_config(arch['source'])['vision_cfg']['image_size']
     return OrderedDict([
-        ('pretrained_tag', arch['source'].replace('-quickgelu', '') + ' openai (quick_gelu)'),
+        ('pretrained_tag', base + ' ' + tag + (' (quick_gelu)' if tag == 'openai' else '')),
         ('input_size', [3, size, size]),
         ('crop_pct', 1.0),
         ('crop_mode', 'center'),
@@ -444,7 +455,7 @@ def eval_transform(arch, model, size):
         cfg = timm.data.resolve_data_config({'input_size': (3, size, size)}, model=model)
         return timm.data.create_transform(**cfg), cfg
     oc = import_open_clip()
-    pc = oc.get_pretrained_cfg(arch['source'].replace('-quickgelu', ''), 'openai')
+    pc = oc.get_pretrained_cfg(*openclip_pretrained(arch['source']))
     cfg = dict(input_size=(3, size, size), crop_pct=1.0, crop_mode='center',
                interpolation=pc.get('interpolation', 'bicubic'),
                mean=tuple(pc.get('mean', oc.OPENAI_DATASET_MEAN)),

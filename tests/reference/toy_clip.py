@@ -17,8 +17,8 @@ zero-shot per attribute through vitc / vitrun.
    crop to 64 -- the identity on 64 px images -- and OpenAI mean / std).
 4. Zero-shot accuracy per attribute (shape, colour, pattern, background) on the
    test split, measured through vitrun: `vitrun run` on the test PNGs for the
-   image embeddings (archs/openclip_vit_b_16.vit with --set overrides) and
-   `vitrun embed-text --templates` (archs/openclip_vit_b_16_text.vit) for one
+   image embeddings (archs/openclip_vit_b_16_quickgelu.vit with --set overrides) and
+   `vitrun embed-text --templates` (archs/openclip_vit_b_16_quickgelu_text.vit) for one
    classifier row per attribute value: every caption with that value, the
    other attributes running over all their values, averaged (CLIP's prompt
    ensembling).  The same numbers are computed in PyTorch and must agree;
@@ -51,8 +51,8 @@ import toycommon as tc  # noqa: E402
 from toycommon import SHAPES, COLOURS, PATTERNS, BACKGROUNDS  # noqa: E402
 
 REPO = tc.REPO
-IMG_SPEC = 'archs/openclip_vit_b_16.vit'
-TXT_SPEC = 'archs/openclip_vit_b_16_text.vit'
+IMG_SPEC = 'archs/openclip_vit_b_16_quickgelu.vit'
+TXT_SPEC = 'archs/openclip_vit_b_16_quickgelu_text.vit'
 CTX = 16
 TRAIN_SEED, TEST_SEED = 11, 12
 PLACES = ['in the sky', 'on grass', 'on water', 'on sand']
