@@ -6,14 +6,10 @@
  * bound by address (so they are linked in whatever the executable exports);
  * anything else (memcpy, memset) is looked up in the process.
  *
- * Object cache: the optimised module is compiled to an object file, which
- * is kept in a cache directory under a key hashing the bitcode, the target
- * triple, the host CPU and its features and the LLVM version; a later load
- * of the same module on the same machine links the cached object instead of
- * optimising and compiling again.  Directory: $VITRUN_CACHE, else
- * $XDG_CACHE_HOME/vitrun, else $HOME/.cache/vitrun; VITRUN_CACHE=off
- * disables it.  Files are written atomically; an unreadable or unlinkable
- * entry is ignored and rebuilt. */
+ * The optimised module is compiled to an object file kept in the object
+ * cache (objcache.c); a later load of the same module on the same machine
+ * links the cached object instead of optimising and compiling again.  An
+ * unreadable or unlinkable entry is ignored and rebuilt. */
 #include "jit.h"
 
 #include <llvm-c/Analysis.h>
@@ -25,17 +21,14 @@
 #include <llvm-c/Target.h>
 #include <llvm-c/TargetMachine.h>
 #include <llvm-c/Transforms/PassBuilder.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "kernels.h"
+#include "objcache.h"
 #include "resample.h"
 
 struct JitModule {
@@ -152,86 +145,6 @@ cleanup:
     return rc;
 }
 
-/* ---- the object cache ----------------------------------------------------- */
-static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ull;
-    return h;
-}
-
-/* dir/KEY.o for this bitcode on this host, or 0 when the cache is off */
-static int cache_path(const void *bc, size_t bclen, const char *triple, const char *cpu, const char *features,
-                      char *path, size_t len) {
-    const char *env = getenv("VITRUN_CACHE"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    char dir[3072];
-    if (env && (!strcmp(env, "off") || !strcmp(env, "0") || !*env)) return 0;
-    if (env) snprintf(dir, sizeof dir, "%s", env);
-    else if (xdg && *xdg) snprintf(dir, sizeof dir, "%s/vitrun", xdg);
-    else if (home && *home) snprintf(dir, sizeof dir, "%s/.cache/vitrun", home);
-    else return 0;
-    if (!env && xdg && *xdg) mkdir(xdg, 0755);
-    else if (!env && home) {
-        char c[3072];
-        snprintf(c, sizeof c, "%s/.cache", home);
-        mkdir(c, 0755);
-    }
-    if (mkdir(dir, 0755) && errno != EEXIST) return 0;
-    unsigned maj = 0, min = 0, pat = 0;
-    LLVMGetVersion(&maj, &min, &pat);
-    char salt[64];
-    snprintf(salt, sizeof salt, "vitrun-object-1 llvm %u.%u.%u", maj, min, pat);
-    uint64_t h1 = 0xcbf29ce484222325ull, h2 = 0x84222325cbf29ce4ull;
-    const void *parts[] = {salt, triple, cpu, features};
-    for (int i = 0; i < 4; i++) {
-        size_t n = strlen(parts[i]) + 1;
-        h1 = fnv1a(h1, parts[i], n);
-        h2 = fnv1a(h2 ^ 0x9e3779b97f4a7c15ull, parts[i], n);
-    }
-    h1 = fnv1a(h1, bc, bclen);
-    h2 = fnv1a(h2, bc, bclen);
-    h2 = fnv1a(h2, &bclen, sizeof bclen);
-    return snprintf(path, len, "%s/%016llx%016llx.o", dir, (unsigned long long)h1, (unsigned long long)h2) < (int)len;
-}
-
-/* The cached object (ours), or NULL */
-static LLVMMemoryBufferRef cache_read(const char *path) {
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return NULL;
-    struct stat st;
-    LLVMMemoryBufferRef mb = NULL;
-    if (!fstat(fd, &st) && st.st_size > 0 && st.st_size < (off_t)1 << 31) {
-        char *buf = malloc((size_t)st.st_size);
-        size_t got = 0;
-        while (buf && got < (size_t)st.st_size) {
-            ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
-            if (r <= 0) break;
-            got += (size_t)r;
-        }
-        if (buf && got == (size_t)st.st_size) mb = LLVMCreateMemoryBufferWithMemoryRangeCopy(buf, got, path);
-        free(buf);
-    }
-    close(fd);
-    return mb;
-}
-
-/* Best effort: a failure only costs the next start a compile. */
-static void cache_write(const char *path, LLVMMemoryBufferRef obj) {
-    char tmp[3400];
-    if (snprintf(tmp, sizeof tmp, "%s.tmpXXXXXX", path) >= (int)sizeof tmp) return;
-    int fd = mkstemp(tmp);
-    if (fd < 0) return;
-    const char *p = LLVMGetBufferStart(obj);
-    size_t n = LLVMGetBufferSize(obj), put = 0;
-    while (put < n) {
-        ssize_t w = write(fd, p + put, n - put);
-        if (w <= 0) break;
-        put += (size_t)w;
-    }
-    int ok = put == n && !fsync(fd);
-    close(fd);
-    if (!ok || rename(tmp, path)) unlink(tmp);
-}
-
 /* A new LLJIT for the host with the runtime's symbols defined (*jit ours). */
 static int new_jit(LLVMOrcLLJITRef *jit, char *err, size_t errlen) {
     LLVMOrcJITTargetMachineBuilderRef jtmb = NULL;
@@ -279,8 +192,8 @@ int jit_load(const void *bc, size_t bclen, JitModule **out, char *err, size_t er
     if (new_jit(&m->jit, err, errlen)) goto cleanup;
     cpu = LLVMGetHostCPUName();
     features = LLVMGetHostCPUFeatures(); /* ours */
-    cached = cache_path(bc, bclen, LLVMOrcLLJITGetTripleString(m->jit), cpu, features, path, sizeof path);
-    if (cached && (obj = cache_read(path))) {
+    cached = objcache_path(bc, bclen, LLVMOrcLLJITGetTripleString(m->jit), cpu, features, path, sizeof path);
+    if (cached && (obj = objcache_read(path))) {
         LLVMMemoryBufferRef o = obj;
         obj = NULL;
         if (!link_object(m->jit, o, &m->forward, err, errlen)) goto done;
@@ -308,7 +221,7 @@ int jit_load(const void *bc, size_t bclen, JitModule **out, char *err, size_t er
     }
     LLVMDisposeMessage(msg); /* allocated even when empty */
     if (compile(m->jit, mod, cpu, features, &obj, err, errlen)) goto cleanup;
-    if (cached) cache_write(path, obj);
+    if (cached) objcache_write(path, obj);
     LLVMMemoryBufferRef o = obj;
     obj = NULL;
     if (link_object(m->jit, o, &m->forward, err, errlen)) goto cleanup;
