@@ -9,7 +9,9 @@
 
 #define VIT_API __attribute__((visibility("default")))
 
-enum vit_status { VIT_OK = 0, VIT_ERR_IO, VIT_ERR_FORMAT, VIT_ERR_SHAPE, VIT_ERR_MEM, VIT_ERR_ARG, VIT_ERR_COUNT };
+/* VIT_ERR_INTERRUPTED: a long call stopped early when its caller asked (the
+ * work done so far saved where the call says, e.g. vit_align_train). */
+enum vit_status { VIT_OK = 0, VIT_ERR_IO, VIT_ERR_FORMAT, VIT_ERR_SHAPE, VIT_ERR_MEM, VIT_ERR_ARG, VIT_ERR_INTERRUPTED, VIT_ERR_COUNT };
 enum vit_engine { VIT_ENGINE_JIT = 0, VIT_ENGINE_INTERP, VIT_ENGINE_COUNT };
 
 typedef struct vit_ctx vit_ctx;
@@ -231,7 +233,21 @@ typedef struct {
     int shared;     /* one map for every component (baseline) */
     uint64_t seed;  /* initialisation (randn * 0.02) and shuffling */
     void (*progress)(void *ud, int64_t step, int64_t steps); /* optional, called after each step */
+    /* optional, polled after each step: nonzero stops training with the
+     * state saved (when checkpoint is set) and VIT_ERR_INTERRUPTED */
+    int (*interrupted)(void *ud);
     void *ud;
+    /* Resumable training (NULL: none).  The file holds the whole training
+     * state (maps, best maps, Adam moments, RNG, order, counters; bit exact)
+     * and a fingerprint of the inputs and options.  When it exists, training
+     * continues from it, ending bit for bit where an uninterrupted run
+     * ends; a checkpoint of other inputs or options is refused
+     * (VIT_ERR_ARG, naming what differs).  It is rewritten atomically at
+     * most every checkpoint_every seconds (and no more often than keeps
+     * the writes to a tenth of the time) and when interrupted; the caller
+     * removes it once the result is saved. */
+    const char *checkpoint;
+    double checkpoint_every; /* seconds (2; 0: as often as the tenth allows) */
 } vit_align_opts;
 
 typedef struct {
@@ -239,11 +255,13 @@ typedef struct {
     int steps, best_step; /* steps taken; the step whose weights are returned */
     double heldout_cos;   /* mean 1 - cos(sum_c f_c, target) on the held-out part at best_step */
     double ortho;         /* edim * mean (W^T W - I)^2 of the returned maps */
+    int resumed_step;     /* the step a checkpoint continued from (0: from the start) */
 } vit_align_report;
 
 VIT_API void vit_align_opts_default(vit_align_opts *o);
 /* Train an aligner from contributions [n, ncomp, dim] and targets [n, edim];
- * rep may be NULL. */
+ * rep may be NULL.  Deterministic for given inputs, options and OpenBLAS
+ * thread count. */
 VIT_API int vit_align_train(vit_ctx *ctx, const float *contrib, const float *targets, int n, int ncomp, int dim, int edim,
                             const vit_align_opts *opts, vit_aligner **out, vit_align_report *rep);
 /* A zero aligner (NULL when out of memory); the identity (dim = edim, b = 0),

@@ -155,6 +155,63 @@ TEST(align_early_stopping_stops_and_keeps_the_best_step) {
     return 0;
 }
 
+/* Interrupt after every `every`-th step (counted in *ud's first int). */
+typedef struct { int calls, every; } StopAt;
+static int stop_every(void *ud) {
+    StopAt *s = ud;
+    return ++s->calls % s->every == 0;
+}
+
+TEST(align_checkpoint_resumes_bit_for_bit_and_refuses_another_run) {
+    vit_ctx *ctx = vit_ctx_new();
+    Synth s;
+    synth_make(&s, 120, 3, 8, 5, 0);
+    vit_align_opts o = train_opts(1, 0);
+    o.epochs = 7, o.batch = 16, o.patience = 12, o.checkpoint_every = 0;
+    vit_aligner *ref = NULL, *a = NULL;
+    vit_align_report rr, r;
+    ASSERT_EQ(vit_align_train(ctx, s.x, s.t, s.n, s.C, s.d, s.e, &o, &ref, &rr), VIT_OK);
+    ASSERT_EQ(rr.resumed_step, 0);
+    char dir[] = "/tmp/test_align_ck_XXXXXX", path[64];
+    ASSERT(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/state.safetensors", dir);
+    /* stopped every 5 steps, resumed from the file each time */
+    StopAt st = {0, 5};
+    o.checkpoint = path, o.interrupted = stop_every, o.ud = &st;
+    int rc, runs = 0, last = 0;
+    while ((rc = vit_align_train(ctx, s.x, s.t, s.n, s.C, s.d, s.e, &o, &a, &r)) == VIT_ERR_INTERRUPTED) {
+        ASSERT(!a);
+        ASSERT_CONTAINS(vit_last_error(ctx), "interrupted after step");
+        ASSERT_EQ(r.resumed_step, last);
+        last += 5, runs++;
+    }
+    ASSERT_EQ(rc, VIT_OK);
+    ASSERT(runs >= 3);
+    ASSERT_EQ(r.steps, rr.steps);
+    ASSERT_EQ(r.best_step, rr.best_step);
+    ASSERT(r.heldout_cos == rr.heldout_cos);
+    ASSERT(!memcmp(a->w, ref->w, sizeof(float) * (size_t)(s.C * s.d * s.e)));
+    ASSERT(!memcmp(a->b, ref->b, sizeof(float) * (size_t)s.e));
+    vit_aligner_free(a);
+    a = NULL;
+    /* the state of another run is refused, naming what differs */
+    vit_align_opts o2 = o;
+    o2.seed = 4, o2.interrupted = NULL;
+    ASSERT_EQ(vit_align_train(ctx, s.x, s.t, s.n, s.C, s.d, s.e, &o2, &a, &r), VIT_ERR_ARG);
+    ASSERT_CONTAINS(vit_last_error(ctx), "holds the state of another training run: seed=3 (this run: seed=4)");
+    s.t[7] += 1; /* other targets */
+    o2.seed = 3;
+    ASSERT_EQ(vit_align_train(ctx, s.x, s.t, s.n, s.C, s.d, s.e, &o2, &a, &r), VIT_ERR_ARG);
+    ASSERT_CONTAINS(vit_last_error(ctx), "targets=");
+    ASSERT(!a);
+    unlink(path);
+    rmdir(dir);
+    vit_aligner_free(ref);
+    synth_free(&s);
+    vit_ctx_free(ctx);
+    return 0;
+}
+
 TEST(aligner_identity_save_load_and_wrong_dimensions) {
     vit_ctx *ctx = vit_ctx_new();
     vit_aligner *id = vit_aligner_identity(3, 5), *back = NULL;
@@ -336,6 +393,7 @@ TESTS {
     T(align_recovers_known_maps_and_beats_one_shared_map),
     T(align_orthogonality_term_pulls_maps_to_orthonormal_columns),
     T(align_early_stopping_stops_and_keeps_the_best_step),
+    T(align_checkpoint_resumes_bit_for_bit_and_refuses_another_run),
     T(aligner_identity_save_load_and_wrong_dimensions),
     T(score_feature_equals_the_reference_variance_attributed),
     T(textspan_picks_the_reference_texts),

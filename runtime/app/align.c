@@ -2,11 +2,14 @@
  * into a CLIP model's image space plus one shared bias, trained with Adam on
  * 1 - cos(sum_c f_c, CLIP image embedding) + lambda * orthogonality, early
  * stopped on a held-out part.  The products go through cblas_sgemm; the
- * component axis is a stride, so contributions are never copied per step. */
+ * component axis is a stride, so contributions are never copied per step.
+ * Training can be checkpointed and resumed bit for bit (opts->checkpoint). */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -22,6 +25,7 @@ void vit_align_opts_default(vit_align_opts *o) {
     o->batch = 32;
     o->patience = 50;
     o->holdout = 0.1;
+    o->checkpoint_every = 2;
 }
 
 static int nmaps(const vit_aligner *a) { return a->shared ? 1 : a->ncomp; }
@@ -152,6 +156,258 @@ static double eval_loss(const vit_aligner *a, const float *contrib, const float 
     return s / m;
 }
 
+/* ---- training: the whole state in one struct, so that it can be saved and resumed ---- */
+
+typedef struct {
+    const float *contrib, *targets;
+    const vit_align_opts *o;
+    int n, nt, nh, ncomp, dim, edim;
+    size_t nw, np, row;  /* map weights, parameters (maps + bias), floats per image */
+    vit_aligner *a, *best;
+    int *idx;            /* a seeded permutation: training images first, the held-out last */
+    float *grad, *m1, *m2, *xb, *y, *g, *mm;
+    /* the counters: RNG, epoch, start of the next batch in idx[0, nt) (nt: the epoch is done),
+     * steps, steps since the best, the best step, Adam's beta powers, the best loss */
+    uint64_t rs;
+    int64_t ep, i0, step, since, best_step;
+    double b1t, b2t, bestl;
+} Train;
+
+static void train_free(Train *t) {
+    vit_aligner_free(t->a);
+    vit_aligner_free(t->best);
+    free(t->idx), free(t->grad), free(t->m1), free(t->m2), free(t->xb), free(t->y), free(t->g), free(t->mm);
+}
+
+static int train_alloc(Train *t) {
+    t->a = vit_aligner_new(t->ncomp, t->dim, t->edim, t->o->shared);
+    t->best = vit_aligner_new(t->ncomp, t->dim, t->edim, t->o->shared);
+    if (!t->a || !t->best) return -1;
+    t->nw = (size_t)nmaps(t->a) * (size_t)t->dim * (size_t)t->edim, t->np = t->nw + (size_t)t->edim;
+    t->row = (size_t)t->ncomp * (size_t)t->dim;
+    size_t bmax = (size_t)(t->o->batch > 256 ? t->o->batch : 256), e = (size_t)t->edim;
+    t->idx = malloc(sizeof(int) * (size_t)t->n);
+    t->grad = calloc(t->np, sizeof(float)), t->m1 = calloc(t->np, sizeof(float)), t->m2 = calloc(t->np, sizeof(float));
+    t->xb = malloc(sizeof(float) * t->row * bmax), t->y = malloc(sizeof(float) * bmax * e);
+    t->g = malloc(sizeof(float) * bmax * e), t->mm = malloc(sizeof(float) * e * e);
+    return t->idx && t->grad && t->m1 && t->m2 && t->xb && t->y && t->g && t->mm ? 0 : -1;
+}
+
+static void shuffle(int *idx, int m, uint64_t *rs) {
+    for (int i = m - 1; i > 0; i--) { int j = (int)(rng_next(rs) % (uint64_t)(i + 1)), k = idx[i]; idx[i] = idx[j]; idx[j] = k; }
+}
+
+/* A fresh start: random maps and bias, the held-out split, the first epoch's order. */
+static void train_start(Train *t) {
+    t->rs = t->o->seed;
+    for (size_t i = 0; i < t->nw; i++) t->a->w[i] = (float)(0.02 * rng_normal(&t->rs));
+    for (int j = 0; j < t->edim; j++) t->a->b[j] = (float)(0.02 * rng_normal(&t->rs));
+    for (int i = 0; i < t->n; i++) t->idx[i] = i;
+    shuffle(t->idx, t->n, &t->rs);
+    shuffle(t->idx, t->nt, &t->rs);
+    t->ep = t->i0 = t->step = t->since = t->best_step = 0;
+    t->b1t = t->b2t = 1, t->bestl = INFINITY;
+}
+
+/* One Adam step on the nb training images at idx[i0 ..). */
+static void train_step(Train *t, int i0, int nb) {
+    const vit_align_opts *o = t->o;
+    int e = t->edim;
+    for (int i = 0; i < nb; i++) memcpy(t->xb + (size_t)i * t->row, t->contrib + (size_t)t->idx[i0 + i] * t->row, sizeof(float) * t->row);
+    forward(t->a, t->xb, nb, t->y);
+    memset(t->grad, 0, sizeof(float) * t->np);
+    for (int i = 0; i < nb; i++)
+        cos_loss(t->y + (size_t)i * (size_t)e, t->targets + (size_t)t->idx[i0 + i] * (size_t)e, e, 1.0 / nb, t->g + (size_t)i * (size_t)e);
+    for (int c = 0; c < t->ncomp; c++) /* dW_c += x_c^T g (all components into one map when shared) */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, t->dim, e, nb, 1.f, t->xb + (size_t)c * (size_t)t->dim, (int)t->row,
+                    t->g, e, 1.f, t->grad + (size_t)(o->shared ? 0 : c) * (size_t)t->dim * (size_t)e, e);
+    for (int i = 0; i < nb; i++)
+        for (int j = 0; j < e; j++) t->grad[t->nw + (size_t)j] += t->g[(size_t)i * (size_t)e + (size_t)j];
+    if (o->lambda > 0) ortho(t->a, o->lambda, t->grad, t->mm);
+    t->b1t *= 0.9, t->b2t *= 0.999;
+    for (size_t p = 0; p < t->np; p++) { /* torch.optim.Adam with L2 weight decay */
+        float *w = p < t->nw ? &t->a->w[p] : &t->a->b[p - t->nw];
+        double gp = t->grad[p] + o->wd * *w;
+        t->m1[p] = (float)(0.9 * t->m1[p] + 0.1 * gp);
+        t->m2[p] = (float)(0.999 * t->m2[p] + 0.001 * gp * gp);
+        *w -= (float)(o->lr * (t->m1[p] / (1 - t->b1t)) / (sqrt(t->m2[p] / (1 - t->b2t)) + 1e-8));
+    }
+}
+
+/* Early stopping on the held-out part (on the batch when nothing is held
+ * out): keeps the best maps; 1 when patience has run out. */
+static int train_track(Train *t, int i0, int nb) {
+    double l = t->nh ? eval_loss(t->a, t->contrib, t->targets, t->idx + t->nt, t->nh, t->xb, t->y)
+                     : eval_loss(t->a, t->contrib, t->targets, t->idx + i0, nb, t->xb, t->y);
+    if (l < t->bestl) {
+        t->bestl = l, t->since = 0, t->best_step = t->step;
+        memcpy(t->best->w, t->a->w, sizeof(float) * t->nw);
+        memcpy(t->best->b, t->a->b, sizeof(float) * (size_t)t->edim);
+        return 0;
+    }
+    return t->o->patience && ++t->since >= t->o->patience;
+}
+
+/* ---- checkpoints ---- */
+
+#define CK_FORMAT "vit-align-checkpoint 1"
+
+static uint64_t hash_mem(uint64_t h, const void *p, size_t len) {
+    const unsigned char *c = p;
+    for (size_t i = 0; i < len; i += 8) {
+        uint64_t w = 0;
+        memcpy(&w, c + i, len - i < 8 ? len - i : 8);
+        h = ((h << 27 | h >> 37) ^ w) * 0x9E3779B97F4A7C15ull;
+    }
+    h ^= h >> 31, h *= 0xBF58476D1CE4E5B9ull;
+    return h ^ (h >> 29) ^ len;
+}
+
+/* Everything the result depends on, as "key=value" words (doubles with 17
+ * digits, so exact): a checkpoint is used only when this is equal. */
+static void fingerprint(const Train *t, char *buf, size_t len) {
+    const vit_align_opts *o = t->o;
+    snprintf(buf, len,
+             "n=%d ncomp=%d dim=%d edim=%d lambda=%.17g lr=%.17g wd=%.17g epochs=%d batch=%d patience=%d holdout=%.17g "
+             "shared=%d seed=%llu contributions=%016llx targets=%016llx",
+             t->n, t->ncomp, t->dim, t->edim, o->lambda, o->lr, o->wd, o->epochs, o->batch, o->patience, o->holdout,
+             o->shared ? 1 : 0, (unsigned long long)o->seed,
+             (unsigned long long)hash_mem(1, t->contrib, sizeof(float) * t->row * (size_t)t->n),
+             (unsigned long long)hash_mem(2, t->targets, sizeof(float) * (size_t)t->edim * (size_t)t->n));
+}
+
+/* The first word of have that differs from want, e.g. "seed=1 (this run: seed=0)". */
+static void first_difference(const char *have, const char *want, char *buf, size_t len) {
+    snprintf(buf, len, "a different fingerprint");
+    while (*have && *want) {
+        size_t a = strcspn(have, " "), b = strcspn(want, " ");
+        if (a != b || memcmp(have, want, a)) {
+            snprintf(buf, len, "%.*s (this run: %.*s)", (int)a, have, (int)b, want);
+            return;
+        }
+        have += a + (have[a] == ' '), want += b + (want[b] == ' ');
+    }
+}
+
+static int ck_save(vit_ctx *ctx, const Train *t, const char *fp) {
+    StWriter *w = st_writer_new();
+    int64_t snw = (int64_t)t->nw, se = t->edim, snp = (int64_t)t->np, sn = t->n, s3 = 3, s6 = 6;
+    double d[3] = {t->b1t, t->b2t, t->bestl};
+    int64_t c[6] = {0, t->ep, t->i0, t->step, t->since, t->best_step};
+    memcpy(&c[0], &t->rs, sizeof t->rs); /* the RNG state's 64 bits as they are */
+    char err[512];
+    if (w) {
+        st_writer_add_f32(w, "weights", 1, &snw, t->a->w);
+        st_writer_add_f32(w, "bias", 1, &se, t->a->b);
+        st_writer_add_f32(w, "best_weights", 1, &snw, t->best->w);
+        st_writer_add_f32(w, "best_bias", 1, &se, t->best->b);
+        st_writer_add_f32(w, "adam_m1", 1, &snp, t->m1);
+        st_writer_add_f32(w, "adam_m2", 1, &snp, t->m2);
+        st_writer_add_raw(w, "order", ST_DTYPE_I32, 1, &sn, t->idx);
+        st_writer_add_raw(w, "doubles", ST_DTYPE_F64, 1, &s3, d);   /* b1t, b2t, best loss */
+        st_writer_add_raw(w, "counters", ST_DTYPE_I64, 1, &s6, c);  /* rng, epoch, position, step, since, best step */
+        st_writer_meta(w, "format", CK_FORMAT);
+        st_writer_meta(w, "fingerprint", fp);
+    }
+    if (!w || st_writer_finish(w, t->o->checkpoint, err, sizeof err))
+        return vit_ctx_fail(ctx, VIT_ERR_IO, "align: cannot save the training state: %s", w ? err : "out of memory");
+    return VIT_OK;
+}
+
+/* Copy tensor `name` (dtype dt, numel elements) out of f; -1 when absent or of another type or size. */
+static int ck_get(const StFile *f, const char *name, enum st_dtype dt, size_t numel, void *dst) {
+    int64_t k = st_find(f, name);
+    if (k < 0 || f->t[k].dtype != dt || (size_t)st_numel(&f->t[k]) != numel) return -1;
+    memcpy(dst, f->data + f->t[k].begin, numel * (size_t)st_dtype_size(dt));
+    return 0;
+}
+
+/* 1 when the counters and the order are those of a run of these options. */
+static int ck_sane(const Train *t) {
+    if (t->ep < 0 || t->ep >= t->o->epochs || t->i0 < 0 || t->i0 > t->nt || t->step < 0 || t->since < 0 ||
+        t->best_step < 0 || t->best_step > t->step)
+        return 0;
+    unsigned char *seen = calloc((size_t)t->n, 1);
+    int ok = seen != NULL;
+    for (int i = 0; ok && i < t->n; i++) ok = t->idx[i] >= 0 && t->idx[i] < t->n && !seen[t->idx[i]]++;
+    free(seen);
+    return ok;
+}
+
+static int ck_load(vit_ctx *ctx, Train *t, const char *fp) {
+    const char *path = t->o->checkpoint;
+    StFile *f = NULL;
+    char err[1024];
+    if (st_open(path, &f, err, sizeof err)) return vit_ctx_fail(ctx, VIT_ERR_FORMAT, "align: training state: %s", err);
+    const char *fmt = st_meta(f, "format"), *have = st_meta(f, "fingerprint");
+    int rc = VIT_OK;
+    if (!fmt || strcmp(fmt, CK_FORMAT) || !have) {
+        rc = vit_ctx_fail(ctx, VIT_ERR_FORMAT, "align: %s is not a training state of this version (delete it to start afresh)", path);
+    } else if (strcmp(have, fp)) {
+        first_difference(have, fp, err, sizeof err);
+        rc = vit_ctx_fail(ctx, VIT_ERR_ARG, "align: %s holds the state of another training run: %s; rerun with the inputs and "
+                          "options it was made with to continue it, or delete it to start afresh", path, err);
+    } else {
+        double d[3];
+        int64_t c[6];
+        if (ck_get(f, "weights", ST_DTYPE_F32, t->nw, t->a->w) || ck_get(f, "bias", ST_DTYPE_F32, (size_t)t->edim, t->a->b) ||
+            ck_get(f, "best_weights", ST_DTYPE_F32, t->nw, t->best->w) || ck_get(f, "best_bias", ST_DTYPE_F32, (size_t)t->edim, t->best->b) ||
+            ck_get(f, "adam_m1", ST_DTYPE_F32, t->np, t->m1) || ck_get(f, "adam_m2", ST_DTYPE_F32, t->np, t->m2) ||
+            ck_get(f, "order", ST_DTYPE_I32, (size_t)t->n, t->idx) || ck_get(f, "doubles", ST_DTYPE_F64, 3, d) ||
+            ck_get(f, "counters", ST_DTYPE_I64, 6, c))
+            rc = vit_ctx_fail(ctx, VIT_ERR_FORMAT, "align: %s: a tensor of the training state is missing or of another size", path);
+        else {
+            memcpy(&t->rs, &c[0], sizeof t->rs);
+            t->ep = c[1], t->i0 = c[2], t->step = c[3], t->since = c[4], t->best_step = c[5];
+            t->b1t = d[0], t->b2t = d[1], t->bestl = d[2];
+            if (!ck_sane(t)) rc = vit_ctx_fail(ctx, VIT_ERR_FORMAT, "align: %s: inconsistent training state (delete it to start afresh)", path);
+        }
+    }
+    st_close(f);
+    return rc;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Saves the state when due (or forced); *last, *cost: when the last save ended and what it took. */
+static int ck_maybe_save(vit_ctx *ctx, const Train *t, const char *fp, int force, double *last, double *cost) {
+    double t0 = now_s(), every = t->o->checkpoint_every > 10 * *cost ? t->o->checkpoint_every : 10 * *cost;
+    if (!t->o->checkpoint || (!force && t0 - *last < every)) return VIT_OK;
+    int rc = ck_save(ctx, t, fp);
+    *last = now_s(), *cost = *last - t0;
+    return rc;
+}
+
+/* Steps until the end or early stopping; VIT_ERR_INTERRUPTED when asked to stop. */
+static int train_loop(vit_ctx *ctx, Train *t, const char *fp) {
+    const vit_align_opts *o = t->o;
+    int64_t steps = (int64_t)o->epochs * ((t->nt + o->batch - 1) / o->batch);
+    double last = now_s(), cost = 0;
+    for (;;) {
+        if (t->i0 >= t->nt) {
+            if (t->ep + 1 >= o->epochs) return VIT_OK;
+            t->ep++, t->i0 = 0;
+            shuffle(t->idx, t->nt, &t->rs);
+        }
+        int i0 = (int)t->i0, nb = t->nt - i0 < o->batch ? t->nt - i0 : o->batch;
+        train_step(t, i0, nb);
+        t->i0 += nb, t->step++;
+        int stop = train_track(t, i0, nb);
+        if (o->progress) o->progress(o->ud, t->step, steps);
+        if (stop) return VIT_OK;
+        int intr = o->interrupted && o->interrupted(o->ud);
+        if (ck_maybe_save(ctx, t, fp, intr, &last, &cost)) return VIT_ERR_IO;
+        if (intr)
+            return vit_ctx_fail(ctx, VIT_ERR_INTERRUPTED, "align: interrupted after step %lld of at most %lld%s%s",
+                                (long long)t->step, (long long)steps, o->checkpoint ? "; the training state is saved in " : "",
+                                o->checkpoint ? o->checkpoint : "");
+    }
+}
+
 int vit_align_train(vit_ctx *ctx, const float *contrib, const float *targets, int n, int ncomp, int dim, int edim,
                     const vit_align_opts *opts, vit_aligner **out, vit_align_report *rep) {
     vit_align_opts dflt;
@@ -159,76 +415,33 @@ int vit_align_train(vit_ctx *ctx, const float *contrib, const float *targets, in
     const vit_align_opts *o = opts;
     *out = NULL;
     if (n < 2 || ncomp < 1 || dim < 1 || edim < 1) return vit_ctx_fail(ctx, VIT_ERR_ARG, "align: need at least 2 images and non-empty contributions");
-    if (o->batch < 1 || o->epochs < 1 || !(o->lr > 0) || !(o->lambda >= 0) || !(o->holdout >= 0 && o->holdout < 1) || o->patience < 0)
-        return vit_ctx_fail(ctx, VIT_ERR_ARG, "align: invalid options (batch, epochs, lr > 0, lambda >= 0, 0 <= holdout < 1, patience >= 0)");
+    if (o->batch < 1 || o->epochs < 1 || !(o->lr > 0) || !(o->lambda >= 0) || !(o->holdout >= 0 && o->holdout < 1) || o->patience < 0 ||
+        !(o->checkpoint_every >= 0))
+        return vit_ctx_fail(ctx, VIT_ERR_ARG, "align: invalid options (batch, epochs, lr > 0, lambda >= 0, 0 <= holdout < 1, patience >= 0, "
+                            "checkpoint_every >= 0)");
     int nh = (int)(o->holdout * n), nt = n - nh;
     if (o->holdout > 0 && nh < 1) nh = 1, nt = n - 1;
     if (nt < 1) return vit_ctx_fail(ctx, VIT_ERR_ARG, "align: nothing left to train on after holding out %d images", nh);
-    vit_aligner *a = vit_aligner_new(ncomp, dim, edim, o->shared), *best = vit_aligner_new(ncomp, dim, edim, o->shared);
-    size_t nw = (size_t)nmaps(a) * (size_t)dim * (size_t)edim, row = (size_t)ncomp * (size_t)dim, np = nw + (size_t)edim;
-    int bmax = o->batch > 256 ? o->batch : 256;
-    int *idx = malloc(sizeof(int) * (size_t)n);
-    float *grad = calloc(np, sizeof(float)), *m1 = calloc(np, sizeof(float)), *m2 = calloc(np, sizeof(float));
-    float *xb = malloc(sizeof(float) * row * (size_t)bmax), *y = malloc(sizeof(float) * (size_t)bmax * (size_t)edim);
-    float *g = malloc(sizeof(float) * (size_t)bmax * (size_t)edim), *mm = malloc(sizeof(float) * (size_t)edim * (size_t)edim);
+    Train t = {.contrib = contrib, .targets = targets, .o = o, .n = n, .nt = nt, .nh = nh, .ncomp = ncomp, .dim = dim, .edim = edim};
+    char fp[1024];
     int rc = VIT_OK;
-    if (!a || !best || !idx || !grad || !m1 || !m2 || !xb || !y || !g || !mm) { rc = vit_ctx_fail(ctx, VIT_ERR_MEM, "align: out of memory"); goto done; }
-    uint64_t rs = o->seed;
-    for (size_t i = 0; i < nw; i++) a->w[i] = (float)(0.02 * rng_normal(&rs));
-    for (int j = 0; j < edim; j++) a->b[j] = (float)(0.02 * rng_normal(&rs));
-    for (int i = 0; i < n; i++) idx[i] = i;
-    for (int i = n - 1; i > 0; i--) { int j = (int)(rng_next(&rs) % (uint64_t)(i + 1)), t = idx[i]; idx[i] = idx[j]; idx[j] = t; }
-    const int *held = idx + nt;
-    int64_t steps = (int64_t)o->epochs * ((nt + o->batch - 1) / o->batch), step = 0;
-    double bestl = INFINITY, b1t = 1, b2t = 1;
-    int since = 0, stop = 0;
     if (rep) memset(rep, 0, sizeof *rep);
-    for (int ep = 0; ep < o->epochs && !stop; ep++) {
-        for (int i = nt - 1; i > 0; i--) { int j = (int)(rng_next(&rs) % (uint64_t)(i + 1)), t = idx[i]; idx[i] = idx[j]; idx[j] = t; }
-        for (int i0 = 0; i0 < nt && !stop; i0 += o->batch) {
-            int nb = nt - i0 < o->batch ? nt - i0 : o->batch;
-            for (int i = 0; i < nb; i++) memcpy(xb + (size_t)i * row, contrib + (size_t)idx[i0 + i] * row, sizeof(float) * row);
-            forward(a, xb, nb, y);
-            memset(grad, 0, sizeof(float) * np);
-            for (int i = 0; i < nb; i++)
-                cos_loss(y + (size_t)i * (size_t)edim, targets + (size_t)idx[i0 + i] * (size_t)edim, edim, 1.0 / nb, g + (size_t)i * (size_t)edim);
-            for (int c = 0; c < ncomp; c++) /* dW_c += x_c^T g (all components into one map when shared) */
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, dim, edim, nb, 1.f, xb + (size_t)c * (size_t)dim, (int)row, g,
-                            edim, 1.f, grad + (size_t)(o->shared ? 0 : c) * (size_t)dim * (size_t)edim, edim);
-            for (int i = 0; i < nb; i++)
-                for (int j = 0; j < edim; j++) grad[nw + (size_t)j] += g[(size_t)i * (size_t)edim + (size_t)j];
-            if (o->lambda > 0) ortho(a, o->lambda, grad, mm);
-            b1t *= 0.9, b2t *= 0.999;
-            for (size_t p = 0; p < np; p++) { /* torch.optim.Adam with L2 weight decay */
-                float *w = p < nw ? &a->w[p] : &a->b[p - nw];
-                double gp = grad[p] + o->wd * *w;
-                m1[p] = (float)(0.9 * m1[p] + 0.1 * gp);
-                m2[p] = (float)(0.999 * m2[p] + 0.001 * gp * gp);
-                *w -= (float)(o->lr * (m1[p] / (1 - b1t)) / (sqrt(m2[p] / (1 - b2t)) + 1e-8));
-            }
-            step++;
-            /* early stopping on the held-out part (on the training batches when nothing is held out) */
-            double l = nh ? eval_loss(a, contrib, targets, held, nh, xb, y) : eval_loss(a, contrib, targets, idx + i0, nb, xb, y);
-            if (l < bestl) {
-                bestl = l, since = 0;
-                memcpy(best->w, a->w, sizeof(float) * nw);
-                memcpy(best->b, a->b, sizeof(float) * (size_t)edim);
-                if (rep) rep->best_step = (int)step;
-            } else if (o->patience && ++since >= o->patience) stop = 1;
-            if (o->progress) o->progress(o->ud, step, steps);
-        }
-    }
+    if (train_alloc(&t)) { rc = vit_ctx_fail(ctx, VIT_ERR_MEM, "align: out of memory"); goto done; }
+    fingerprint(&t, fp, sizeof fp);
+    if (o->checkpoint && !access(o->checkpoint, F_OK)) {
+        if ((rc = ck_load(ctx, &t, fp))) goto done;
+    } else train_start(&t);
+    if (rep) rep->resumed_step = (int)t.step;
+    if ((rc = train_loop(ctx, &t, fp))) goto done;
     if (rep) {
-        rep->ntrain = nt, rep->nheldout = nh, rep->steps = (int)step;
-        rep->heldout_cos = nh ? bestl : NAN;
-        rep->ortho = ortho(best, 0, NULL, mm);
+        rep->ntrain = nt, rep->nheldout = nh, rep->steps = (int)t.step, rep->best_step = (int)t.best_step;
+        rep->heldout_cos = nh ? t.bestl : NAN;
+        rep->ortho = ortho(t.best, 0, NULL, t.mm);
     }
-    *out = best;
-    best = NULL;
+    *out = t.best;
+    t.best = NULL;
 done:
-    vit_aligner_free(a);
-    vit_aligner_free(best);
-    free(idx), free(grad), free(m1), free(m2), free(xb), free(y), free(g), free(mm);
+    train_free(&t);
     return rc;
 }
 

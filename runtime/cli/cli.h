@@ -139,6 +139,15 @@ typedef struct {
 int cli_clip_opt(int argc, char **argv, int *i, CliClip *o);
 /* CLIP image embeddings [n, edim] of the images (malloc'd), NULL with a message. */
 float *cli_clip_images(const CliClip *o, char **images, int n, int *edim);
+/* The same in steps: the CLIP image tower loaded (NULL with a message), then
+ * the embeddings [nb, edim] of nb <= CLI_CLIP_BATCH images at a time (-1
+ * with a message).  An image's embedding does not depend on its batch. */
+#define CLI_CLIP_BATCH 64
+typedef struct CliClipRun CliClipRun;
+CliClipRun *cli_clip_open(const CliClip *o, int *edim);
+const char *cli_clip_output(const CliClipRun *r); /* the output used (--clip-output or the default) */
+int cli_clip_run(CliClipRun *r, char **images, int nb, float *emb);
+void cli_clip_close(CliClipRun *r); /* NULL is fine */
 /* Text embeddings [n, edim] (L2-normalised; with the templates if given), NULL with a message. */
 float *cli_embed(const CliClip *o, char **texts, int n, int *edim);
 /* Aligned contributions [n, ncomp, edim] through the aligner file, or the

@@ -113,53 +113,79 @@ int cli_clip_opt(int argc, char **argv, int *i, CliClip *o) {
     return 1;
 }
 
-float *cli_clip_images(const CliClip *o, char **images, int n, int *edim) {
-    vit_ctx *ctx = vit_ctx_new();
-    vit_model *m = NULL;
-    float *in = NULL, *emb = NULL, **outs = NULL;
+struct CliClipRun {
+    vit_ctx *ctx;
+    vit_model *m;
+    int ko, no;
+    int64_t isz, esz;
+    float *in, **outs; /* CLI_CLIP_BATCH images */
+};
+
+void cli_clip_close(CliClipRun *r) {
+    if (!r) return;
+    if (r->outs)
+        for (int k = 0; k < r->no; k++) free(r->outs[k]);
+    free(r->outs), free(r->in);
+    vit_model_free(r->m);
+    vit_ctx_free(r->ctx);
+    free(r);
+}
+
+CliClipRun *cli_clip_open(const CliClip *o, int *edim) {
+    CliClipRun *r = calloc(1, sizeof *r);
     vit_bind_opts bind = {0, 0};
+    if (!r || !(r->ctx = vit_ctx_new())) { fprintf(stderr, "vitrun: out of memory\n"); goto fail; }
     if (!o->module || !o->weights) { fprintf(stderr, "vitrun: the CLIP image tower is needed: --clip MODULE --clip-weights W\n"); goto fail; }
-    if (vit_model_load(ctx, o->module, &m) || vit_model_bind(ctx, m, o->weights, &bind)) {
-        fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx));
+    if (vit_model_load(r->ctx, o->module, &r->m) || vit_model_bind(r->ctx, r->m, o->weights, &bind)) {
+        fprintf(stderr, "vitrun: %s\n", vit_last_error(r->ctx));
         goto fail;
     }
-    int ko = o->output ? vit_model_output_find(m, o->output) : vit_model_output_find(m, "embedding");
-    if (ko < 0 && !o->output) ko = vit_model_output_find(m, "logits");
-    if (ko < 0) { fprintf(stderr, "vitrun: %s: no output '%s' (--clip-output)\n", o->module, o->output ? o->output : "embedding"); goto fail; }
-    int no = vit_model_noutputs(m);
-    int64_t isz = vit_model_input_numel(m), esz = vit_model_output_numel(m, ko);
-    int chunk = 64;
-    in = malloc(sizeof(float) * (size_t)(isz * chunk));
-    emb = malloc(sizeof(float) * (size_t)(esz * n) + 4);
-    outs = calloc((size_t)no, sizeof(float *));
-    if (!in || !emb || !outs) { fprintf(stderr, "vitrun: out of memory\n"); goto fail; }
-    for (int k = 0; k < no; k++)
-        if (!(outs[k] = malloc(sizeof(float) * (size_t)(vit_model_output_numel(m, k) * chunk)))) { fprintf(stderr, "vitrun: out of memory\n"); goto fail; }
+    r->ko = o->output ? vit_model_output_find(r->m, o->output) : vit_model_output_find(r->m, "embedding");
+    if (r->ko < 0 && !o->output) r->ko = vit_model_output_find(r->m, "logits");
+    if (r->ko < 0) { fprintf(stderr, "vitrun: %s: no output '%s' (--clip-output)\n", o->module, o->output ? o->output : "embedding"); goto fail; }
+    r->no = vit_model_noutputs(r->m);
+    r->isz = vit_model_input_numel(r->m), r->esz = vit_model_output_numel(r->m, r->ko);
+    r->in = malloc(sizeof(float) * (size_t)(r->isz * CLI_CLIP_BATCH));
+    r->outs = calloc((size_t)r->no, sizeof(float *));
+    if (!r->in || !r->outs) { fprintf(stderr, "vitrun: out of memory\n"); goto fail; }
+    for (int k = 0; k < r->no; k++)
+        if (!(r->outs[k] = malloc(sizeof(float) * (size_t)(vit_model_output_numel(r->m, k) * CLI_CLIP_BATCH)))) {
+            fprintf(stderr, "vitrun: out of memory\n");
+            goto fail;
+        }
+    *edim = (int)r->esz;
+    return r;
+fail:
+    cli_clip_close(r);
+    return NULL;
+}
+
+const char *cli_clip_output(const CliClipRun *r) { return vit_model_output_name(r->m, r->ko); }
+
+int cli_clip_run(CliClipRun *r, char **images, int nb, float *emb) {
+    for (int i = 0; i < nb; i++)
+        if (vit_model_read_image(r->ctx, r->m, images[i], r->in + (size_t)i * (size_t)r->isz)) {
+            fprintf(stderr, "vitrun: %s\n", vit_last_error(r->ctx));
+            return -1;
+        }
+    if (vit_model_run(r->ctx, r->m, VIT_ENGINE_JIT, r->in, nb, 0, r->outs)) { fprintf(stderr, "vitrun: %s\n", vit_last_error(r->ctx)); return -1; }
+    memcpy(emb, r->outs[r->ko], sizeof(float) * (size_t)(r->esz * nb));
+    return 0;
+}
+
+float *cli_clip_images(const CliClip *o, char **images, int n, int *edim) {
+    CliClipRun *r = cli_clip_open(o, edim);
+    float *emb = r ? malloc(sizeof(float) * (size_t)*edim * (size_t)n + 4) : NULL;
+    if (r && !emb) fprintf(stderr, "vitrun: out of memory\n");
     CliProgress pr;
     cli_progress_start(&pr, "CLIP images", n);
-    for (int i0 = 0; i0 < n; i0 += chunk) {
-        int nb = n - i0 < chunk ? n - i0 : chunk;
-        for (int i = 0; i < nb; i++)
-            if (vit_model_read_image(ctx, m, images[i0 + i], in + (size_t)i * (size_t)isz)) {
-                fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx));
-                goto fail;
-            }
-        if (vit_model_run(ctx, m, VIT_ENGINE_JIT, in, nb, 0, outs)) { fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx)); goto fail; }
-        memcpy(emb + (size_t)i0 * (size_t)esz, outs[ko], sizeof(float) * (size_t)(esz * nb));
+    for (int i0 = 0; emb && i0 < n; i0 += CLI_CLIP_BATCH) {
+        int nb = n - i0 < CLI_CLIP_BATCH ? n - i0 : CLI_CLIP_BATCH;
+        if (cli_clip_run(r, images + i0, nb, emb + (size_t)i0 * (size_t)*edim)) { free(emb); emb = NULL; break; }
         cli_progress_update(&pr, i0 + nb);
     }
-    cli_progress_done(&pr, n);
-    *edim = (int)esz;
-    goto done;
-fail:
-    free(emb);
-    emb = NULL;
-done:
-    if (outs)
-        for (int k = 0; k < vit_model_noutputs(m); k++) free(outs[k]);
-    free(outs), free(in);
-    vit_model_free(m);
-    vit_ctx_free(ctx);
+    if (emb) cli_progress_done(&pr, n);
+    cli_clip_close(r);
     return emb;
 }
 
