@@ -44,7 +44,9 @@ double cli_now(void);
 int cli_write_text_atomic(const char *path, const char *text);
 
 /* Read a text file's non-empty lines (trailing \r\n removed); NULL with a
- * message on stderr when unreadable.  Free with cli_free_lines. */
+ * message on stderr when unreadable or when a line is longer than
+ * CLI_MAX_LINE bytes (file:line named).  Free with cli_free_lines. */
+#define CLI_MAX_LINE (1 << 20)
 char **cli_read_lines(const char *path, int *n);
 void cli_free_lines(char **v, int n);
 

@@ -69,16 +69,39 @@ int cli_write_text_atomic(const char *path, const char *text) {
     return 0;
 }
 
+/* The next line of f (its \n removed) into *line: its length; -1 at the end
+ * of the file; -2 when longer than CLI_MAX_LINE (the rest of it unread);
+ * -3 when out of memory. */
+static long read_line(FILE *f, char **line, size_t *cap) {
+    size_t len = 0;
+    int ch = EOF;
+    while ((ch = getc(f)) != EOF && ch != '\n') {
+        if (len >= CLI_MAX_LINE) return -2;
+        if (len + 2 > *cap) {
+            size_t nc = *cap ? 2 * *cap : 256;
+            char *nl = realloc(*line, nc);
+            if (!nl) return -3;
+            *line = nl, *cap = nc;
+        }
+        (*line)[len++] = (char)ch;
+    }
+    if (ch == EOF && !len) return -1;
+    if (!*line && !(*line = malloc(*cap = 1))) return -3;
+    (*line)[len] = 0;
+    return (long)len;
+}
+
 char **cli_read_lines(const char *path, int *n) {
     FILE *f = fopen(path, "r");
     *n = 0;
     if (!f) { fprintf(stderr, "vitrun: %s: %s\n", path, strerror(errno)); return NULL; }
     char **v = NULL, *line = NULL;
     size_t cap = 0;
-    int vcap = 0;
-    ssize_t len;
-    while ((len = getline(&line, &cap, f)) >= 0) {
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
+    int vcap = 0, lineno = 0;
+    long len;
+    while ((len = read_line(f, &line, &cap)) >= 0) {
+        lineno++;
+        while (len > 0 && line[len - 1] == '\r') line[--len] = 0;
         if (!len) continue;
         if (*n == vcap) {
             vcap = vcap ? 2 * vcap : 64;
@@ -90,6 +113,13 @@ char **cli_read_lines(const char *path, int *n) {
     }
     free(line);
     fclose(f);
+    if (len < -1) {
+        if (len == -2) fprintf(stderr, "vitrun: %s:%d: a line longer than %d bytes (1 MiB); one item a line is expected\n", path, lineno + 1, CLI_MAX_LINE);
+        else fprintf(stderr, "vitrun: %s: out of memory\n", path);
+        cli_free_lines(v, *n);
+        *n = 0;
+        return NULL;
+    }
     if (!v) v = calloc(1, sizeof(char *));
     return v;
 }

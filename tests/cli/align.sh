@@ -7,7 +7,8 @@
 # components beats chance).  Every bad request (a feature with one
 # description, an aligner of other dimensions, a probe from another module,
 # an empty pool, images that do not match the components, a file that is not
-# an aligner) fails with a clear message and leaves no output file.
+# an aligner, a list with a line longer than 1 MiB) fails with a clear
+# message and leaves no output file.
 set -u
 B=${1:-build}
 T=$(mktemp -d)
@@ -132,6 +133,12 @@ expect "unknown feature" "no feature 'texture'" \
   "$B/vitrun" retrieve "$T/clip.safetensors" --features $X/features.json --feature texture --query red "${TXT[@]}" -o "$T/out.json"
 expect "labels without the key" "has no string 'texture'" \
   "$B/vitrun" describe "$T/clip.safetensors" --pool $X/descriptions.txt "${TXT[@]}" --labels "$T/set/labels.jsonl" --properties texture -o "$T/out.json"
+{ echo "$T/set/images/000000.png"; head -c $((1024 * 1024 + 1)) /dev/zero | tr '\0' a; echo; } > "$T/long.txt"
+expect "a line longer than 1 MiB in a list" "long.txt:2: a line longer than 1048576 bytes \(1 MiB\)" \
+  "$B/vitrun" align "$T/deit.safetensors" --images "$T/long.txt" "${CLIP[@]}" -o "$T/out.safetensors"
+{ echo "a red"; head -c $((1024 * 1024)) /dev/zero | tr '\0' b; echo; } > "$T/long.txt"
+expect "a line of 1 MiB is read" "the components hold 160 images but 2 images were given" \
+  "$B/vitrun" align "$T/deit.safetensors" --images "$T/long.txt" "${CLIP[@]}" -o "$T/out.safetensors"
 expect "bad option value" "--lambda needs a number" \
   "$B/vitrun" align "$T/deit.safetensors" "${IMGS[@]}" "${CLIP[@]}" -o "$T/out.safetensors" --lambda -1
 
