@@ -1,5 +1,5 @@
 #!/bin/bash
-# vitrun align interrupted and resumed, on 400 toy-world images with the tiny
+# vitrun align interrupted and resumed, on 600 toy-world images with the tiny
 # DeiT and the tiny CLIP of examples/toy: an uninterrupted run is the
 # reference; one run killed with SIGKILL three times while it computes the
 # CLIP targets and three times while it trains (each time at a random point,
@@ -20,13 +20,13 @@ bad() { echo "not ok - $1"; fail=$((fail+1)); }
   --set heads=3 --set mlp=384 --set classes=2 --set pos_grid=8 > /dev/null || { echo "not ok - compile deit"; exit 1; }
 "$B/vitc" compile archs/openclip_vit_b_16.vit -o "$T/clip.vitm" --set size=64 --set patch=8 --set dim=96 --set depth=4 \
   --set heads=3 --set mlp=384 --set pos_grid=8 --set proj=64 > /dev/null || { echo "not ok - compile clip"; exit 1; }
-"$B/vitrun" toyworld generate --seed 7 --count 400 --size 64 -o "$T/set" > /dev/null || { echo "not ok - toyworld"; exit 1; }
+"$B/vitrun" toyworld generate --seed 7 --count 600 --size 64 -o "$T/set" > /dev/null || { echo "not ok - toyworld"; exit 1; }
 IMGS=("$T"/set/images/*.png)
 "$B/vitrun" decompose "$T/deit.vitm" --weights $X/deit_toy.safetensors --split head "${IMGS[@]}" -o "$T/deit.safetensors" > /dev/null ||
   { echo "not ok - decompose"; exit 1; }
 # training of about 2 s (no early stopping); the progress saved as often as it may be
 AL=("$B/vitrun" align "$T/deit.safetensors" "${IMGS[@]}" --clip "$T/clip.vitm" --clip-weights $X/clip_toy.safetensors
-    --epochs 30 --batch 16 --patience 0 --lr 1e-3 --checkpoint-every 0)
+    --epochs 20 --batch 16 --patience 0 --lr 1e-3 --checkpoint-every 0)
 al() { "${AL[@]}" "$@"; }
 albg() { ( exec "${AL[@]}" "$@" ) & }  # $! is vitrun itself, not a subshell
 nparts() { ls "$1" 2> /dev/null | grep -c '^targets-'; }
@@ -40,11 +40,12 @@ t1=$(date +%s.%N)
 
 same() { cmp "$T/ref.safetensors" "$1.safetensors" && cmp "$T/ref.json" "$1.json" && [ ! -e "$1.safetensors.partial" ]; }
 
-# SIGKILL three times while the CLIP targets are computed (after 1, 2, 4 more parts saved), then three times in training
+# SIGKILL three times while the CLIP targets are computed (each time once one more part is saved), then three times in training
 o="$T/k"; P="$o.safetensors.partial"; kills=0; log=""
-for want in 1 3 5; do
+for _ in 1 2 3; do
+  want=$(($(nparts "$P") + 1))
   albg -o "$o.safetensors" > "$T/log" 2>&1; pid=$!
-  for _ in $(seq 1 2000); do [ "$(nparts "$P")" -ge $want ] && break; kill -0 $pid 2> /dev/null || break; sleep 0.005; done
+  for _ in $(seq 1 2000); do [ "$(nparts "$P")" -ge $want ] || [ -e "$P/checkpoint.safetensors" ] && break; kill -0 $pid 2> /dev/null || break; sleep 0.005; done
   jitter; kill -9 $pid 2> /dev/null; wait $pid 2> /dev/null
   log="$log $(grep '^continuing' "$T/log")"
   got=$(nparts "$P")
@@ -63,8 +64,8 @@ done
 if al -o "$o.safetensors" > "$T/log" 2>&1 && grep -q "training resumed at step [1-9]" "$T/log" && same "$o"; then
   ok "resumed after 6 kills ($(grep -o 'resumed at step [0-9]*' "$T/log")): equal to the uninterrupted run, state removed"
 else bad "resumed after 6 kills"; cat "$T/log"; fi
-n=$(echo "$log" | grep -o "[0-9]* of 400 CLIP targets" | head -1 | cut -d' ' -f1)
-[ "${n:-0}" -ge 64 ] && ok "the CLIP targets of earlier runs were used ($n of 400 after the first kill)" || bad "no CLIP targets reused: '$log'"
+n=$(echo "$log" | grep -o "[0-9]* of 600 CLIP targets" | head -1 | cut -d' ' -f1)
+[ "${n:-0}" -ge 64 ] && ok "the CLIP targets of earlier runs were used ($n of 600 after the first kill)" || bad "no CLIP targets reused: '$log'"
 
 # Ctrl-C in training: status 130, how to resume; then the state is refused for other options or images, and resumed
 o="$T/i"; P="$o.safetensors.partial"
@@ -87,7 +88,7 @@ refused "state of another --lambda" "another training run: lambda=1 \(this run: 
 touch -r "${IMGS[3]}" "$T/stamp"; touch "${IMGS[3]}"
 refused "CLIP targets of a changed image" "holds the CLIP targets of other images or another CLIP model .*delete .* to start afresh"
 touch -r "$T/stamp" "${IMGS[3]}"
-if al -o "$o.safetensors" > "$T/log" 2>&1 && grep -q "400 of 400 CLIP targets were computed by earlier runs" "$T/log" \
+if al -o "$o.safetensors" > "$T/log" 2>&1 && grep -q "600 of 600 CLIP targets were computed by earlier runs" "$T/log" \
    && grep -q "training resumed at step [1-9]" "$T/log" && same "$o"; then
   ok "resumed after Ctrl-C ($(grep -o 'resumed at step [0-9]*' "$T/log")): equal to the uninterrupted run"
 else bad "resumed after Ctrl-C"; cat "$T/log"; fi
