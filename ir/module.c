@@ -181,7 +181,7 @@ static int read_graph(Rd *r, char *err, size_t errlen) {
         nd.loc.file = (int)get_i64(r); nd.loc.line = (int)get_i64(r); nd.loc.col = (int)get_i64(r);
         int64_t off = get_i64(r);
         if (r->bad) break;
-        if (ir_numel_checked(&nd.shape) < 0 || (nd.op == IR_OP_CONST && nc != ir_numel(&nd.shape))) { r->bad = 1; break; }
+        if (nd.op == IR_OP_CONST && (ir_numel_checked(&nd.shape) < 0 || nc != ir_numel(&nd.shape))) { r->bad = 1; break; }
         int id = ir_node_add(g, &nd);
         g->nodes[id].offset = off;
     }
