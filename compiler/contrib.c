@@ -35,6 +35,7 @@ typedef struct {
     int *TN;         /* TN[n]: number of components in T[n] */
     int bias_comp;   /* index of the bias component, -1 when constants are shared */
     int stop;        /* the last non-linear node where the walk back from the output stopped, -1 if none */
+    int full;        /* a derived tensor needed more than IR_MAX_RANK axes: the derivation fails */
     ContribComp *comps;
     int ncomp, capcomp;
 } Cx;
@@ -58,6 +59,7 @@ static enum lin_class cls(Cx *c, int i) { return ir_op_info[N(c, i)->op].lin; }
 
 /* ---- building nodes ------------------------------------------------------- */
 static int emit(Cx *c, IrNode *n, int like) {
+    if (c->full) return like; /* the derivation has failed; a valid index until the caller sees it */
     const IrNode *l = &c->g->nodes[like];
     n->loc = l->loc;
     n->scope = l->scope;
@@ -65,8 +67,17 @@ static int emit(Cx *c, IrNode *n, int like) {
     return ir_node_add(c->g, n);
 }
 
+/* s plus axis a, when there is room (else c->full) */
+static void push_axis(Cx *c, IrShape *s, IrAxis a) {
+    if (s->rank < IR_MAX_RANK) s->ax[s->rank++] = a;
+    else c->full = 1;
+}
+
 static IrShape with_comp(Cx *c, int64_t ncomp, const IrShape *s) {
-    (void)c;
+    if (s->rank >= IR_MAX_RANK) {
+        c->full = 1;
+        return *s;
+    }
     IrShape o = {.rank = s->rank + 1};
     o.ax[0] = (IrAxis){"comp", ncomp};
     for (int i = 0; i < s->rank; i++) o.ax[i + 1] = s->ax[i];
@@ -83,7 +94,7 @@ static int op2(Cx *c, enum ir_op op, int a, int b, int like) {
     IrNode n = {.op = op, .nsrc = 2, .src = {a, b}, .shape = N(c, a)->shape};
     const IrShape *sb = &N(c, b)->shape;
     for (int i = 0; i < sb->rank; i++)
-        if (ir_axis_find(&n.shape, sb->ax[i].name) < 0) n.shape.ax[n.shape.rank++] = sb->ax[i];
+        if (ir_axis_find(&n.shape, sb->ax[i].name) < 0) push_axis(c, &n.shape, sb->ax[i]);
     return emit(c, &n, like);
 }
 
@@ -96,7 +107,7 @@ static int reduce(Cx *c, enum ir_op op, int x, const char *ax, int like) {
     IrNode n = {.op = op, .nsrc = 1, .src = {x}, .nax = 1, .ax = {ax}};
     const IrShape *s = &N(c, x)->shape;
     for (int i = 0; i < s->rank; i++)
-        if (strcmp(s->ax[i].name, ax)) n.shape.ax[n.shape.rank++] = s->ax[i];
+        if (strcmp(s->ax[i].name, ax)) push_axis(c, &n.shape, s->ax[i]);
     return emit(c, &n, like);
 }
 
@@ -305,12 +316,12 @@ static int rule(Cx *c, int i, const int *tv, int ncomp) {
         for (int q = 0; q < sa->rank; q++) {
             bool summed = false;
             for (int x = 0; x < k.nax; x++) summed |= !strcmp(k.ax[x], sa->ax[q].name);
-            if (!summed) k.shape.ax[k.shape.rank++] = sa->ax[q];
+            if (!summed) push_axis(c, &k.shape, sa->ax[q]);
         }
         for (int q = 0; q < sb->rank; q++) {
             bool summed = false;
             for (int x = 0; x < k.nax; x++) summed |= !strcmp(k.ax[x], sb->ax[q].name);
-            if (!summed && ir_axis_find(sa, sb->ax[q].name) < 0) k.shape.ax[k.shape.rank++] = sb->ax[q];
+            if (!summed && ir_axis_find(sa, sb->ax[q].name) < 0) push_axis(c, &k.shape, sb->ax[q]);
         }
         k.key = NULL;
         return permute_to(c, emit(c, &k, i), sh, i);
@@ -480,12 +491,12 @@ static int branch_terms(Cx *c, int root, int layer_ord, const char *layer, const
             for (int q = 0; q < sa->rank; q++) {
                 bool summed = false;
                 for (int x = 0; x < k.nax; x++) summed |= !strcmp(k.ax[x], sa->ax[q].name);
-                if (!summed) k.shape.ax[k.shape.rank++] = sa->ax[q];
+                if (!summed) push_axis(c, &k.shape, sa->ax[q]);
             }
             for (int q = 0; q < sb->rank; q++) {
                 bool summed = false;
                 for (int x = 0; x < k.nax; x++) summed |= !strcmp(k.ax[x], sb->ax[q].name);
-                if (!summed && ir_axis_find(sa, sb->ax[q].name) < 0) k.shape.ax[k.shape.rank++] = sb->ax[q];
+                if (!summed && ir_axis_find(sa, sb->ax[q].name) < 0) push_axis(c, &k.shape, sb->ax[q]);
             }
             int r = emit(c, &k, i);
             /* put the kept axes (then the old comp axis) first and merge them into comp */
@@ -493,11 +504,12 @@ static int branch_terms(Cx *c, int root, int layer_ord, const char *layer, const
             int64_t prod = 1;
             for (int q = 0; q < nkeep; q++) {
                 int j = ir_axis_find(&N(c, r)->shape, keep[q]);
-                p.ax[p.rank++] = N(c, r)->shape.ax[j];
+                if (j < 0) { c->full = 1; break; }
+                push_axis(c, &p, N(c, r)->shape.ax[j]);
                 prod *= N(c, r)->shape.ax[j].size;
             }
-            if (have) { p.ax[p.rank++] = (IrAxis){"comp", ncomp}; prod *= ncomp; }
-            for (int q = 0; q < n->shape.rank; q++) p.ax[p.rank++] = n->shape.ax[q];
+            if (have) { push_axis(c, &p, (IrAxis){"comp", ncomp}); prod *= ncomp; }
+            for (int q = 0; q < n->shape.rank; q++) push_axis(c, &p, n->shape.ax[q]);
             r = permute_to(c, r, p, i);
             IrShape m = with_comp(c, prod, &n->shape);
             r = op1(c, IR_OP_RESHAPE, r, &m, i);
@@ -693,6 +705,7 @@ int contrib_derive(IrGraph *g, const ContribOpts *o, ContribComp **comps, int *n
         c.T[init] = t;
         c.TN[init] = ncomp;
     }
+    if (c.full) goto full;
     int bi = first;
     for (int i = init + 1; i <= out; i++) {
         if (!c.stream[i]) continue;
@@ -708,6 +721,7 @@ int contrib_derive(IrGraph *g, const ContribOpts *o, ContribComp **comps, int *n
             cat.src[0] = permute_to(&c, c.T[s], with_comp(&c, c.TN[s], &n->shape), i);
             cat.src[1] = permute_to(&c, bt, with_comp(&c, k, &n->shape), i);
             if (cat.src[0] < 0 || cat.src[1] < 0) { failf(&c, n, "internal: branch and stream axes differ"); goto done2; }
+            if (c.full) goto full;
             c.T[i] = emit(&c, &cat, i);
             c.TN[i] = c.TN[s] + k;
             bi++;
@@ -723,6 +737,7 @@ int contrib_derive(IrGraph *g, const ContribOpts *o, ContribComp **comps, int *n
             }
         if (!have) continue; /* before the decomposed range */
         int r = rule(&c, i, tv, nc);
+        if (c.full) goto full;
         if (r < 0) goto done2;
         c.T[i] = r;
         c.TN[i] = nc;
@@ -731,6 +746,8 @@ int contrib_derive(IrGraph *g, const ContribOpts *o, ContribComp **comps, int *n
     if (o->directions > 0) {
         /* projections on k directions: [comp, dir] = contrib . directions over the output's axes */
         const IrShape *os = &N(&c, out)->shape;
+        if (os->rank >= IR_MAX_RANK) c.full = 1;
+        if (c.full) goto full;
         IrNode d = {.op = IR_OP_PARAM, .key = "__directions"};
         d.shape.rank = os->rank + 1;
         d.shape.ax[0] = (IrAxis){"dir", o->directions};
@@ -752,6 +769,10 @@ int contrib_derive(IrGraph *g, const ContribOpts *o, ContribComp **comps, int *n
     *ncomps = c.ncomp;
     c.comps = NULL;
     rc = 0;
+    goto done2;
+full:
+    snprintf(err, errlen, "the decomposition needs a tensor of more than %d axes here (it adds a component axis, and "
+             "one per split axis, to the model's tensors); at most %d are supported", IR_MAX_RANK, IR_MAX_RANK);
 done2:
     free(lscope); free(lkind); free(lord); free(layers);
 done:
