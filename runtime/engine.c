@@ -13,6 +13,7 @@
 #include "ir.h"
 #include "jit.h"
 #include "kernels.h"
+#include "pool.h"
 #include "st.h"
 #include "vit.h"
 #include "vitint.h"
@@ -293,9 +294,11 @@ int vit_model_run(vit_ctx *ctx, vit_model *m, enum vit_engine engine, const floa
     int st = vit_model_prepare(ctx, m, engine);
     if (st) return st;
     if (threads < 1) threads = 1;
-    /* several images: one image per thread, single-threaded BLAS; one image: threaded BLAS */
+    /* several images: one image per thread; one image: its large products split
+     * between the threads (pool.c, kernels.c); BLAS itself single-threaded */
     int workers = n >= threads ? threads : 1;
-    openblas_set_num_threads(workers > 1 ? 1 : threads);
+    openblas_set_num_threads(1);
+    pool_set_threads(workers > 1 ? 1 : threads);
     Work w[64];
     pthread_t tid[64];
     if (workers > 64) workers = 64;
