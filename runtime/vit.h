@@ -136,6 +136,8 @@ VIT_API const char *vit_index_module_id(const vit_index *ix);
 VIT_API const char *vit_index_module_path(const vit_index *ix);
 VIT_API const char *vit_index_weights_path(const vit_index *ix);
 VIT_API const char *vit_index_source(const vit_index *ix);
+/* Content hash of the weights file the index was built with (as vit_file_hash); NULL when not recorded. */
+VIT_API const char *vit_index_weights_hash(const vit_index *ix);
 /* The decomposition options the index was built with (load the same model with them). */
 VIT_API const vit_decomp_opts *vit_index_decomp_opts(const vit_index *ix);
 /* Image i's path relative to the indexed folder; NULL when out of range. */
@@ -157,6 +159,8 @@ VIT_API int vit_index_read(vit_ctx *ctx, const vit_index *ix, int64_t first, int
 #define VIT_MODULE_ID_LEN 33
 VIT_API int vit_module_id(vit_ctx *ctx, const char *module, const char *weights, const vit_decomp_opts *opts,
                           char id[VIT_MODULE_ID_LEN]);
+/* Content hash of a file (32 hex digits and a NUL), as an index records its module and weights. */
+VIT_API int vit_file_hash(vit_ctx *ctx, const char *path, char hex[VIT_MODULE_ID_LEN]);
 /* VIT_OK when the index was built from this module file and these weights
  * (with its own decomposition options); else VIT_ERR_ARG and a message
  * saying which differs. */

@@ -231,6 +231,8 @@ void ix_combine_id(const char *module_hash, const char *weights_hash, const char
     hash_hex(&h, id);
 }
 
+int vit_file_hash(vit_ctx *ctx, const char *path, char hex[VIT_MODULE_ID_LEN]) { return ix_hash_file(ctx, path, hex); }
+
 int vit_module_id(vit_ctx *ctx, const char *module, const char *weights, const vit_decomp_opts *opts,
                   char id[VIT_MODULE_ID_LEN]) {
     char mh[VIT_MODULE_ID_LEN], wh[VIT_MODULE_ID_LEN], key[1024];
@@ -376,6 +378,7 @@ const char *vit_index_components_json(const vit_index *ix) { return ix->componen
 const char *vit_index_module_id(const vit_index *ix) { return ix->module_id; }
 const char *vit_index_module_path(const vit_index *ix) { return ix->module; }
 const char *vit_index_weights_path(const vit_index *ix) { return ix->weights; }
+const char *vit_index_weights_hash(const vit_index *ix) { return jstr(ix->man, "weights_hash"); }
 const char *vit_index_source(const vit_index *ix) { return ix->source; }
 const vit_decomp_opts *vit_index_decomp_opts(const vit_index *ix) { return &ix->opts; }
 int vit_index_nclasses(const vit_index *ix) { return ix->nclasses; }

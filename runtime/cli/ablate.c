@@ -1,8 +1,8 @@
 /* runtime/cli/ablate.c — vitrun ablate and vitrun probe.
  *
  *   vitrun probe MODULE --weights W DATA... [--output repr] -o probe.safetensors
- *   vitrun ablate MODULE --weights W DATA... [--probe P] [--components "A;B" | --rank SPURIOUS[-CORE] --top K]
- *                 [--reference DATA] [--zero] [-o report.json]
+ *   vitrun ablate MODULE --weights W DATA... [--probe P] [--components "A;B" | --scores S.json --feature SPURIOUS[-CORE]
+ *                 --top K | --rank SPURIOUS[-CORE] --top K] [--reference DATA] [--zero] [-o report.json]
  *   vitrun ablate --layers chart.png --model NAME=MODULE,WEIGHTS[,PROBE]... DATA...
  *
  * Ablation works on a decomposed output: ablated = output - sum of the
@@ -11,7 +11,10 @@
  * logits directly) or a probe trained here by logistic regression on an
  * output (the representation).  Accuracy per class and per group (labels'
  * "class" and "group"); "average" is the unweighted mean of the group
- * accuracies, as the paper reports Waterbirds. */
+ * accuracies, as the paper reports Waterbirds.  Components are chosen by
+ * name, by the paper's score for a text feature (a score file from vitrun
+ * score: the top K for the feature, or for one feature minus another), or by
+ * a label-separation stand-in (--rank, kept as a baseline). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +24,7 @@
 #include "vit.h"
 
 typedef struct {
-    const char *module, *weights, *probe, *output, *split, *from, *components, *rank, *reference, *out, *layers;
+    const char *module, *weights, *probe, *output, *split, *from, *components, *rank, *reference, *out, *layers, *scores, *feature;
     int top, zero, threads, nargs, nmodels;
     char *args[4096];
     char *models[8];
@@ -29,13 +32,16 @@ typedef struct {
 
 static int usage_ablate(FILE *f) {
     fprintf(f, "usage: vitrun ablate MODULE --weights W DATA... [--probe P.safetensors] [--output NAME] [--split head]\n"
-               "         [--from L] [--components \"NAME;NAME\" | --rank SPURIOUS[-CORE] --top K] [--reference DATA]\n"
-               "         [--zero] [--threads T] [-o report.json]\n"
+               "         [--from L] [--components \"NAME;NAME\" | --scores S.json --feature F[-CORE] --top K |\n"
+               "         --rank SPURIOUS[-CORE] --top K] [--reference DATA] [--zero] [--threads T] [-o report.json]\n"
                "       vitrun ablate --layers chart.png --model NAME=MODULE,WEIGHTS[,PROBE]... DATA... [-o curve.json]\n"
                "DATA: image files, folders, or data sets (a folder with labels.jsonl, or the file) with \"class\" and \"group\".\n"
-               "--rank F1-F2 orders components by how well their contributions separate the values of label field F1\n"
-               "minus F2 on the reference images (between / within scatter) and ablates the top K.  Mean-ablation\n"
-               "(default) adds back each ablated component's mean over the reference images (default: DATA).\n");
+               "--scores S.json --feature F ablates the K components (default 10) with the highest score for text feature F\n"
+               "in S.json (vitrun score -o, computed on this model's components, e.g. its index with an aligner); F-G ranks\n"
+               "by the score of F minus that of G (the paper's spurious minus core).\n"
+               "--rank F1-F2 (a baseline without text) orders components by how well their contributions separate the\n"
+               "values of label field F1 minus F2 on the reference images (between / within scatter) and ablates the top K.\n"
+               "Mean-ablation (default) adds back each ablated component's mean over the reference images (default: DATA).\n");
     return f == stderr ? 2 : 0;
 }
 
@@ -60,7 +66,7 @@ static int parse_ablate(int argc, char **argv, AblOpts *o) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return 1;
         if (!strcmp(a, "--zero")) { o->zero = 1; continue; }
         static const char *const valued[] = {"--weights", "--probe", "--output", "--split", "--from", "--components", "--rank",
-                                             "--reference", "-o", "--layers", "--top", "--threads", "--model"};
+                                             "--reference", "-o", "--layers", "--top", "--threads", "--model", "--scores", "--feature"};
         int k = -1;
         for (int j = 0; j < (int)(sizeof valued / sizeof *valued); j++)
             if (!strcmp(a, valued[j])) k = j;
@@ -89,6 +95,8 @@ static int parse_ablate(int argc, char **argv, AblOpts *o) {
             if (o->nmodels == 8) { fprintf(stderr, "vitrun ablate: at most 8 --model\n"); return -1; }
             o->models[o->nmodels++] = argv[i];
             break;
+        case 13: o->scores = v; break;
+        case 14: o->feature = v; break;
         }
     }
     return 0;
@@ -232,40 +240,74 @@ static int select_names(const CliComps *c, const char *list, unsigned char *sel)
     return rc;
 }
 
+/* sel = the top K of the rankable components (not init or bias, with a score), listed under `title`;
+ * -1 with a message when fewer than K can be ranked. */
+static int choose_top(const CliComps *c, const double *score, int top, const char *title, const char *what, unsigned char *sel) {
+    int *order = malloc(sizeof(int) * (size_t)c->n);
+    unsigned char *rankable = malloc((size_t)c->n);
+    if (!order || !rankable) { free(order), free(rankable); fprintf(stderr, "vitrun: out of memory\n"); return -1; }
+    for (int i = 0; i < c->n; i++) rankable[i] = strcmp(c->kind[i], "init") && strcmp(c->kind[i], "bias");
+    int m = cli_scores_order(score, rankable, c->n, order), rc = -1;
+    if (top > m) {
+        fprintf(stderr, "vitrun: --top %d, but %s ranks only %d components of this model (init, bias and components without a score are "
+                        "not ranked)\n", top, what, m);
+        goto done;
+    }
+    printf("%s\n", title);
+    for (int i = 0; i < m && i < top + 3; i++) {
+        if (i < top) sel[order[i]] = 1;
+        printf("  %s %-40s %8.4f\n", i < top ? "*" : " ", c->name[order[i]], score[order[i]]);
+    }
+    rc = 0;
+done:
+    free(order), free(rankable);
+    return rc;
+}
+
 /* --rank SPURIOUS[-CORE] --top K on the reference set */
 static int select_ranked(vit_ctx *ctx, const AblOpts *o, const CliData *ref, const Run *rr, const CliComps *c,
                          unsigned char *sel) {
-    char spur[128], core[128] = "";
+    char spur[128], core[128] = "", title[512];
     snprintf(spur, sizeof spur, "%s", o->rank);
     char *dash = strchr(spur, '-');
     if (dash) { *dash = 0; snprintf(core, sizeof core, "%s", dash + 1); }
-    float *score = calloc((size_t)c->n, sizeof(float)), *s2 = calloc((size_t)c->n, sizeof(float));
-    int *lab = malloc(sizeof(int) * (size_t)ref->n), nv = 0, rc = -1, *order = malloc(sizeof(int) * (size_t)c->n);
+    float *s1 = calloc((size_t)c->n, sizeof(float)), *s2 = calloc((size_t)c->n, sizeof(float));
+    double *score = malloc(sizeof(double) * (size_t)c->n);
+    int *lab = malloc(sizeof(int) * (size_t)ref->n), nv = 0, rc = -1;
     char **names = NULL;
-    if (!score || !s2 || !lab || !order) { fprintf(stderr, "vitrun: out of memory\n"); goto done; }
+    if (!s1 || !s2 || !lab || !score) { fprintf(stderr, "vitrun: out of memory\n"); goto done; }
     if (cli_data_field(ref, spur, lab, &names, &nv)) goto done;
     cli_free_lines(names, nv);
-    if (vit_separation(ctx, rr->contrib, ref->n, c->n, rr->dim, lab, nv, score)) { fprintf(stderr, "vitrun: --rank %s: %s\n", spur, vit_last_error(ctx)); goto done; }
+    if (vit_separation(ctx, rr->contrib, ref->n, c->n, rr->dim, lab, nv, s1)) { fprintf(stderr, "vitrun: --rank %s: %s\n", spur, vit_last_error(ctx)); goto done; }
     if (core[0]) {
         if (cli_data_field(ref, core, lab, &names, &nv)) goto done;
         cli_free_lines(names, nv);
         if (vit_separation(ctx, rr->contrib, ref->n, c->n, rr->dim, lab, nv, s2)) { fprintf(stderr, "vitrun: --rank %s: %s\n", core, vit_last_error(ctx)); goto done; }
-        for (int i = 0; i < c->n; i++) score[i] -= s2[i];
     }
-    int m = 0;
-    for (int i = 0; i < c->n; i++)
-        if (strcmp(c->kind[i], "init") && strcmp(c->kind[i], "bias")) order[m++] = i;
-    for (int i = 1; i < m; i++) /* insertion sort, highest score first */
-        for (int j = i; j > 0 && score[order[j]] > score[order[j - 1]]; j--) { int t = order[j]; order[j] = order[j - 1]; order[j - 1] = t; }
-    int top = o->top ? o->top : 10;
-    printf("components by separation of %s%s%s (reference set, %d images):\n", spur, core[0] ? " minus " : "", core, ref->n);
-    for (int i = 0; i < m; i++) {
-        if (i < top) sel[order[i]] = 1;
-        if (i < top + 3) printf("  %s %-40s %8.4f\n", i < top ? "*" : " ", c->name[order[i]], score[order[i]]);
-    }
-    rc = 0;
+    for (int i = 0; i < c->n; i++) score[i] = (double)s1[i] - (double)s2[i];
+    snprintf(title, sizeof title, "components by separation of %s%s%s (reference set, %d images):", spur, core[0] ? " minus " : "", core, ref->n);
+    rc = choose_top(c, score, o->top ? o->top : 10, title, "--rank", sel);
 done:
-    free(score); free(s2); free(lab); free(order);
+    free(s1); free(s2); free(score); free(lab);
+    return rc;
+}
+
+/* --scores S.json --feature F[-G] --top K: the paper's score, computed by vitrun score on this model's components */
+static int select_scored(const AblOpts *o, const CliComps *c, unsigned char *sel) {
+    CliScores s;
+    char title[1024];
+    if (cli_scores_load(o->scores, o->feature, &s)) return -1;
+    double *score = malloc(sizeof(double) * (size_t)c->n);
+    int rc = -1;
+    if (!score) { fprintf(stderr, "vitrun: out of memory\n"); goto done; }
+    if (cli_scores_check_weights(&s, o->scores, o->weights) || cli_scores_check_names(&s, o->scores, c->name, c->n, 1)) goto done;
+    for (int i = 0; i < c->n; i++) score[i] = s.score[cli_scores_find(&s, c->name[i])];
+    if (s.images) snprintf(title, sizeof title, "components by score for %s (%s, %d images):", o->feature, o->scores, s.images);
+    else snprintf(title, sizeof title, "components by score for %s (%s):", o->feature, o->scores);
+    rc = choose_top(c, score, o->top ? o->top : 10, title, o->scores, sel);
+done:
+    free(score);
+    cli_scores_free(&s);
     return rc;
 }
 
@@ -314,7 +356,11 @@ int cmd_ablate(int argc, char **argv) {
         return rc;
     }
     if (!o.module) return usage_ablate(stderr);
-    if (!o.components && !o.rank) { fprintf(stderr, "vitrun ablate: choose components with --components or --rank\n"); return 2; }
+    if (!!o.components + !!o.rank + !!o.scores != 1) {
+        fprintf(stderr, "vitrun ablate: choose components with one of --components, --scores or --rank\n");
+        return 2;
+    }
+    if (!o.scores != !o.feature) { fprintf(stderr, "vitrun ablate: --scores and --feature go together\n"); return 2; }
     vit_ctx *ctx = vit_ctx_new();
     vit_model *m = NULL;
     float *w = NULL, *b = NULL, *mean = NULL, *abl = NULL, *l0 = NULL, *l1 = NULL;
@@ -332,7 +378,10 @@ int cmd_ablate(int argc, char **argv) {
         if (cli_data_load(&ref, ra, 1)) goto done;
     }
     if (!(m = load_decomposed(ctx, o.module, o.weights, output, o.split ? o.split : "head", o.from))) goto done;
-    if (cli_comps_read(m, &c) || run_decomposed(ctx, m, output, &d, o.threads, "ablate", &r)) goto done;
+    if (cli_comps_read(m, &c) || !(sel = calloc((size_t)c.n, 1))) goto done;
+    if (o.components && select_names(&c, o.components, sel)) goto done;
+    if (o.scores && select_scored(&o, &c, sel)) goto done;
+    if (run_decomposed(ctx, m, output, &d, o.threads, "ablate", &r)) goto done;
     if (w && pdim != r.dim) {
         fprintf(stderr, "vitrun: the probe %s reads %d features, but this module's '%s' has %d (a probe of another module?)\n", o.probe, pdim, output, r.dim);
         goto done;
@@ -342,8 +391,6 @@ int cmd_ablate(int argc, char **argv) {
     if (o.reference && run_decomposed(ctx, m, output, &ref, o.threads, "reference", &rr)) goto done;
     const Run *rs = o.reference ? &rr : &r;
     const CliData *ds = o.reference ? &ref : &d;
-    sel = calloc((size_t)c.n, 1);
-    if (!sel || (o.components && select_names(&c, o.components, sel))) goto done;
     if (o.rank && select_ranked(ctx, &o, ds, rs, &c, sel)) goto done;
     if (!o.zero && !(mean = comp_mean(rs, ds->n))) goto done;
     abl = malloc(sizeof(float) * (size_t)d.n * r.dim + 4);

@@ -126,6 +126,7 @@ typedef struct {
     char *options;   /* the decomposition's options string ("" if unknown) */
     char **images;   /* an index's n image paths; NULL for a components file */
     char *module_id; /* an index's module id; NULL for a components file */
+    char *weights, *weights_hash; /* an index's weights file and its content hash; NULL when unknown */
 } CliContrib;
 int cli_contrib_load(const char *path, CliContrib *c); /* 0, or -1 with a message */
 void cli_contrib_free(CliContrib *c);
@@ -183,5 +184,28 @@ int cli_text_mentions(const char *text, const char *word);
 /* Print a JSON value (freed) into a malloc'd string ending in a newline. */
 struct cJSON;
 char *cli_json_out(struct cJSON *j);
+
+/* ---- scores.c: a score file (vitrun score -o) choosing components for ablate and heatmap ---- */
+
+/* One feature's scores (or SPURIOUS minus CORE for "SPURIOUS-CORE") by component name. */
+typedef struct {
+    int n, images;       /* components in the file; images they were scored on (0: not recorded) */
+    char **name;         /* component names */
+    double *score;       /* per component; NAN where the file has none (a constant component) */
+    char *weights, *weights_hash; /* the weights scored (an index's), NULL when not recorded */
+    char feature[256];
+} CliScores;
+/* 0, or -1 with a message (unreadable, not a score file, no such feature: the file's features are listed). */
+int cli_scores_load(const char *path, const char *feature, CliScores *s);
+void cli_scores_free(CliScores *s);
+/* Index of the component called name in s, or -1. */
+int cli_scores_find(const CliScores *s, const char *name);
+/* -1 with a message when the file records a weights hash and `weights` has another. */
+int cli_scores_check_weights(const CliScores *s, const char *path, const char *weights);
+/* -1 with a message when one of names is not in the file (or, when exact, the file has others too):
+ * scores of another module or decomposition. */
+int cli_scores_check_names(const CliScores *s, const char *path, char *const *names, int n, int exact);
+/* order[0 .. m) = the rankable entries with a score, highest first; returns m. */
+int cli_scores_order(const double *score, const unsigned char *rankable, int n, int *order);
 
 #endif

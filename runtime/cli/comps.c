@@ -46,6 +46,8 @@ static int index_load(const char *dir, CliContrib *c) {
     if (vit_index_read(ctx, ix, 0, n, c->contrib, NULL)) { fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx)); goto done; }
     names_from_json(c, vit_index_components_json(ix));
     c->module_id = strdup(vit_index_module_id(ix));
+    c->weights = strdup(vit_index_weights_path(ix));
+    if (vit_index_weights_hash(ix)) c->weights_hash = strdup(vit_index_weights_hash(ix));
     const char *src = vit_index_source(ix);
     for (int i = 0; i < c->n; i++) {
         const char *rel = vit_index_image_path(ix, i);
@@ -98,6 +100,7 @@ void cli_contrib_free(CliContrib *c) {
     if (c->images)
         for (int i = 0; i < c->n; i++) free(c->images[i]);
     free(c->names), free(c->images), free(c->contrib), free(c->options), free(c->module_id);
+    free(c->weights), free(c->weights_hash);
     memset(c, 0, sizeof *c);
 }
 

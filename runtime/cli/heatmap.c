@@ -15,15 +15,19 @@
 static int usage(FILE *f) {
     fprintf(f, "usage: vitrun heatmap MODULE --weights W IMAGE... (--class K | --text TEXT --text-model T.vitm\n"
                "         [--text-weights TW] --vocab V) [--output NAME] [--from L] [--split head,token]\n"
-               "         [--components \"NAME;NAME\" | --layer L | --top N] [--scale S] [--threads T] -o OUT.png\n"
+               "         [--components \"NAME;NAME\" | --layer L | --top N [--scores S.json --feature F[-CORE]]]\n"
+               "         [--scale S] [--threads T] -o OUT.png\n"
                "The direction: row K of the output (--class), or TEXT's embedding (same size as the output).\n"
-               "Components: heads by name (\"blocks.3.attn head 1\"), every head of layer L (ordinal or scope), or\n"
-               "the N heads (default 3) with the largest mean |projection| over the images given.\n");
+               "Components: heads by name (\"blocks.3.attn head 1\"), every head of layer L (ordinal or scope), the N\n"
+               "heads (default 3) with the highest score for text feature F in S.json (vitrun score -o on this model's\n"
+               "components split by head; F-G: F's score minus G's), or, without --scores, the N heads with the largest\n"
+               "mean |projection| over the images given (a stand-in).\n");
     return f == stderr ? 2 : 0;
 }
 
 typedef struct {
     const char *module, *weights, *text, *text_model, *text_weights, *vocab, *output, *from, *split, *components, *layer, *out;
+    const char *scores, *feature;
     int klass, top, scale, threads, nargs;
     char **args;
 } HmOpts;
@@ -36,7 +40,8 @@ static int parse(int argc, char **argv, HmOpts *o) {
     o->split = "head,token";
     o->args = calloc((size_t)argc, sizeof(char *));
     static const char *const valued[] = {"--weights", "--text", "--text-model", "--text-weights", "--vocab", "--output", "--from",
-                                         "--split", "--components", "--layer", "-o", "--class", "--top", "--scale", "--threads"};
+                                         "--split", "--components", "--layer", "-o", "--class", "--top", "--scale", "--threads",
+                                         "--scores", "--feature"};
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return 1;
@@ -50,6 +55,8 @@ static int parse(int argc, char **argv, HmOpts *o) {
         const char **slot[] = {&o->weights, &o->text, &o->text_model, &o->text_weights, &o->vocab, &o->output, &o->from,
                                &o->split, &o->components, &o->layer, &o->out};
         if (k < 11) *slot[k] = v;
+        else if (k == 15) o->scores = v;
+        else if (k == 16) o->feature = v;
         else if (k == 11 && cli_parse_int(a, v, 0, 1 << 20, &o->klass)) return -1;
         else if (k == 12 && cli_parse_int(a, v, 1, 64, &o->top)) return -1;
         else if (k == 13 && cli_parse_int(a, v, 1, 16, &o->scale)) return -1;
@@ -58,12 +65,41 @@ static int parse(int argc, char **argv, HmOpts *o) {
     return 0;
 }
 
+/* chosen = the N heads (default 3) with the highest score for the feature in the score file; -1 with a message
+ * when the file does not score this model's heads or has fewer than N of them. */
+static int choose_scored(const HmOpts *o, const CliComps *c, const int *heads, int nh, unsigned char *chosen) {
+    CliScores s;
+    if (cli_scores_load(o->scores, o->feature, &s)) return -1;
+    char **hn = malloc(sizeof(char *) * (size_t)nh);
+    double *score = malloc(sizeof(double) * (size_t)nh);
+    int *order = malloc(sizeof(int) * (size_t)nh), rc = -1, top = o->top ? o->top : 3;
+    unsigned char *all = malloc((size_t)nh);
+    if (!hn || !score || !order || !all) { fprintf(stderr, "vitrun: out of memory\n"); goto done; }
+    for (int j = 0; j < nh; j++) hn[j] = c->name[heads[j]], all[j] = 1;
+    if (cli_scores_check_weights(&s, o->scores, o->weights) || cli_scores_check_names(&s, o->scores, hn, nh, 0)) goto done;
+    for (int j = 0; j < nh; j++) score[j] = s.score[cli_scores_find(&s, hn[j])];
+    int m = cli_scores_order(score, all, nh, order);
+    if (top > m) { fprintf(stderr, "vitrun: --top %d, but %s scores only %d heads of this model\n", top, o->scores, m); goto done; }
+    printf("heads by score for %s (%s):", o->feature, o->scores);
+    for (int t = 0; t < top; t++) chosen[order[t]] = 1, printf("%s %s %.4f", t ? "," : "", hn[order[t]], score[order[t]]);
+    printf("\n");
+    rc = 0;
+done:
+    free(hn), free(score), free(order), free(all);
+    cli_scores_free(&s);
+    return rc;
+}
+
 int cmd_heatmap(int argc, char **argv) {
     HmOpts o;
     int pr = parse(argc, argv, &o);
     if (pr) { free(o.args); return pr > 0 ? usage(stdout) : 2; }
     if (!o.module || !o.out || !o.nargs) { free(o.args); return usage(stderr); }
     if ((o.klass >= 0) == (o.text != NULL)) { fprintf(stderr, "vitrun heatmap: give one direction: --class K or --text TEXT\n"); free(o.args); return 2; }
+    const char *clash = !o.scores != !o.feature ? "--scores and --feature go together"
+                        : o.scores && (o.components || o.layer) ? "--scores picks the top heads: not with --components or --layer"
+                                                                 : NULL;
+    if (clash) { fprintf(stderr, "vitrun heatmap: %s\n", clash); free(o.args); return 2; }
     vit_ctx *ctx = vit_ctx_new();
     vit_model *m = NULL;
     CliData d = {0};
@@ -102,7 +138,6 @@ int cmd_heatmap(int argc, char **argv) {
     int kp = vit_model_output_find(m, pname);
     nout = vit_model_noutputs(m);
     if (kp < 0) { fprintf(stderr, "vitrun: no projection output '%s'\n", pname); goto done; }
-    if (cli_run_images(ctx, m, d.image, d.n, o.threads, "heatmap", &outs)) goto done;
     /* heads: the distinct names of token components; a head's id is its first component */
     heads = malloc(sizeof(int) * (size_t)c.n);
     score = calloc((size_t)c.n, sizeof(float));
@@ -118,6 +153,10 @@ int cmd_heatmap(int argc, char **argv) {
     if (!nh) { fprintf(stderr, "vitrun: no token components\n"); goto done; }
     unsigned char *chosen = calloc((size_t)nh, 1);
     if (!chosen) goto done;
+    if ((o.scores && choose_scored(&o, &c, heads, nh, chosen)) || cli_run_images(ctx, m, d.image, d.n, o.threads, "heatmap", &outs)) {
+        free(chosen);
+        goto done;
+    }
     int nchosen = 0;
     if (o.components || o.layer) {
         char *s = strdup(o.components ? o.components : o.layer), *save = NULL;
@@ -141,7 +180,7 @@ int cmd_heatmap(int argc, char **argv) {
             }
         }
         free(s);
-    } else { /* the top N heads by mean |sum over tokens of the projection| */
+    } else if (!o.scores) { /* the stand-in: the top N heads by mean |sum over tokens of the projection| */
         float *hs = calloc((size_t)nh, sizeof(float));
         for (int i = 0; i < d.n; i++)
             for (int j = 0; j < nh; j++) {

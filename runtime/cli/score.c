@@ -65,6 +65,11 @@ int cmd_score(int argc, char **argv) {
     if (!score || !order || !between) { fprintf(stderr, "vitrun: out of memory\n"); goto done; }
     j = cJSON_CreateObject();
     cJSON_AddItemToObject(j, "components", cJSON_CreateStringArray((const char *const *)c.names, c.ncomp));
+    cJSON_AddStringToObject(j, "decomposition", c.options);
+    cJSON_AddNumberToObject(j, "images", c.n);
+    if (c.weights) cJSON_AddStringToObject(j, "weights", c.weights);
+    if (c.weights_hash) cJSON_AddStringToObject(j, "weights_hash", c.weights_hash);
+    if (aligner) cJSON_AddStringToObject(j, "aligner", aligner);
     cJSON *jf = cJSON_AddObjectToObject(j, "scores");
     for (int f = 0; f < nfeat; f++) {
         double *sc = score + (size_t)f * (size_t)c.ncomp;

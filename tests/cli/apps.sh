@@ -1,8 +1,10 @@
 #!/bin/bash
 # vitrun heatmap, segment, ablate and probe on the toy models and a small toy
 # world: each writes what it says (PNG pictures, reports, a probe), ablating
-# the probe's top background components changes accuracy, and every bad
-# request (unknown component, a probe or text tower of another module, an
+# the probe's top background components changes accuracy, ablate and heatmap
+# pick the components vitrun score ranks highest for a feature, and every bad
+# request (unknown component, a probe, text tower or score file of another
+# module, a feature a score file lacks, more components than there are, an
 # empty folder, labels that do not fit) fails with a clear message and leaves
 # no output file.
 set -u
@@ -54,6 +56,64 @@ if "$V" ablate --layers "$T/curve.png" --model deit="$T/deit.vitm",examples/toy/
    [ "$(grep -c '^deit: ' "$T/log")" = 9 ] && [ "$(grep -c '^clip: ' "$T/log")" = 9 ]; then ok "layer-ablation chart of two models (8 components each)"
 else bad "ablate --layers"; cat "$T/log"; fi
 
+# components chosen by the paper's score: an index of the model, an aligner to the CLIP, scores of the
+# toy features (vitrun score -o), then ablate / heatmap --scores; bad score files are refused
+X=examples/toy
+TXT=(--text "$T/text.vitm" --text-weights $X/clip_toy.safetensors --vocab $X/clip_toy_vocab.txt)
+scores() { # NAME INDEX-OPTIONS...: index, align, score into $T/NAME.json
+  local n=$1; shift
+  "$V" index "$T/deit.vitm" "${D[@]}" "$T/data/images" "$@" -o "$T/ix_$n" > /dev/null 2>&1 &&
+  "$V" align "$T/ix_$n" --clip "$T/clip.vitm" --clip-weights $X/clip_toy.safetensors --epochs 2 -o "$T/al_$n.safetensors" > /dev/null 2>&1 &&
+  "$V" score "$T/ix_$n" --aligner "$T/al_$n.safetensors" --features $X/features.json "${TXT[@]}" -o "$T/$n.json" > /dev/null 2>&1
+}
+scores sc --split head && scores sc_from2 --split head --from 2 || { echo "not ok - score setup"; exit 1; }
+if grep -q '"weights_hash"' "$T/sc.json" && grep -q '"decomposition":[[:space:]]*"output=repr split=head' "$T/sc.json"; then ok "score -o records the weights and the decomposition"
+else bad "score -o provenance"; head -c 600 "$T/sc.json"; fi
+# the three best components for background by vitrun score's own listing (init is not ablated)
+top3=$("$V" score "$T/ix_sc" --aligner "$T/al_sc.safetensors" --features $X/features.json "${TXT[@]}" 2> /dev/null |
+       sed -n '/^background /,$p' | sed -n 's/^ *[0-9]*  [-+][0-9.]*  //p' | grep -v '^init$' | head -3 | paste -sd';')
+if "$V" ablate "$T/deit.vitm" "${D[@]}" --scores "$T/sc.json" --feature background --top 3 "$T/data" -o "$T/abl_sc.json" > "$T/log" 2>&1 &&
+   grep -q "^components by score for background ($T/sc.json, 24 images):" "$T/log" && [ "$(grep -c '^  \* ' "$T/log")" = 3 ] &&
+   [ "$(sed -n 's/^  \* \(.*[^ ]\)  *[-0-9.]*$/\1/p' "$T/log" | paste -sd';')" = "$top3" ] && grep -q '"after": {"average"' "$T/abl_sc.json"
+then ok "ablate --scores: the 3 components scored highest for background ($top3)"
+else bad "ablate --scores (expected $top3)"; cat "$T/log"; fi
+if "$V" ablate "$T/deit.vitm" "${D[@]}" --scores "$T/sc.json" --feature background-colour --top 2 "$T/data" > "$T/log" 2>&1 &&
+   grep -q "^components by score for background-colour" "$T/log" && [ "$(grep -c '^  \* ' "$T/log")" = 2 ]
+then ok "ablate --scores: background minus colour (spurious minus core)"
+else bad "ablate --scores F-G"; cat "$T/log"; fi
+if "$V" heatmap "$T/deit.vitm" "${D[@]}" --class 1 --scores "$T/sc.json" --feature background --top 2 "$T/data/images/000003.png" \
+     -o "$T/hm_sc.png" > "$T/log" 2>&1 && png "$T/hm_sc.png" && grep -q "^heads by score for background ($T/sc.json): blocks" "$T/log" &&
+   grep -q "1 image x 3 panels" "$T/log"; then ok "heatmap --scores: the 2 heads scored highest for background"
+else bad "heatmap --scores"; cat "$T/log"; fi
+cp examples/toy/deit_toy.safetensors "$T/other.safetensors"
+printf '\001' | dd of="$T/other.safetensors" bs=1 seek=$(( $(wc -c < "$T/other.safetensors") - 1 )) conv=notrunc 2> /dev/null
+expect "score file of other weights (ablate)" "sc.json was computed for other weights .*, not .*other.safetensors" \
+  "$V" ablate "$T/deit.vitm" --weights "$T/other.safetensors" --scores "$T/sc.json" --feature background --top 2 "$T/data" -o "$T/out.json"
+expect "score file of another module (ablate)" "computed for other weights \(examples/toy/deit_toy.safetensors" \
+  "$V" ablate "$T/clip.vitm" "${C[@]}" --probe "$T/probe.safetensors" --scores "$T/sc.json" --feature background --top 2 "$T/data" -o "$T/out.json"
+expect "score file of another decomposition (ablate)" "sc_from2.json scores the components of another module or decomposition: it has no component 'blocks.0.attn head 0'" \
+  "$V" ablate "$T/deit.vitm" "${D[@]}" --scores "$T/sc_from2.json" --feature background --top 2 "$T/data" -o "$T/out.json"
+expect "score file of another decomposition (heatmap)" "sc_from2.json scores the components of another module or decomposition" \
+  "$V" heatmap "$T/deit.vitm" "${D[@]}" --class 1 --scores "$T/sc_from2.json" --feature background "$T/data/images/000000.png" -o "$T/out.png"
+expect "a feature the score file lacks" "has no feature 'location'; its features are: 'shape', 'colour', 'pattern', 'background'" \
+  "$V" ablate "$T/deit.vitm" "${D[@]}" --scores "$T/sc.json" --feature location --top 2 "$T/data" -o "$T/out.json"
+expect "a core feature the score file lacks" "has no feature 'bird'" \
+  "$V" ablate "$T/deit.vitm" "${D[@]}" --scores "$T/sc.json" --feature background-bird --top 2 "$T/data" -o "$T/out.json"
+expect "K larger than the components (ablate --scores)" "--top 17, but .*sc.json ranks only 16 components of this model" \
+  "$V" ablate "$T/deit.vitm" "${D[@]}" --scores "$T/sc.json" --feature background --top 17 "$T/data" -o "$T/out.json"
+expect "K larger than the components (ablate --rank)" "--top 40, but --rank ranks only 16 components" \
+  "$V" ablate "$T/deit.vitm" "${D[@]}" --rank domain --top 40 "$T/data" -o "$T/out.json"
+expect "K larger than the heads (heatmap --scores)" "--top 13, but .*sc.json scores only 12 heads of this model" \
+  "$V" heatmap "$T/deit.vitm" "${D[@]}" --class 1 --scores "$T/sc.json" --feature background --top 13 "$T/data/images/000000.png" -o "$T/out.png"
+expect "not a score file" "labels.jsonl: not a score file" \
+  "$V" ablate "$T/deit.vitm" "${D[@]}" --scores "$T/data/labels.jsonl" --feature background "$T/data" -o "$T/out.json"
+expect "--scores without --feature" "--scores and --feature go together" \
+  "$V" ablate "$T/deit.vitm" "${D[@]}" --scores "$T/sc.json" --top 2 "$T/data" -o "$T/out.json"
+expect "--scores and --rank together" "one of --components, --scores or --rank" \
+  "$V" ablate "$T/deit.vitm" "${D[@]}" --scores "$T/sc.json" --feature background --rank domain "$T/data" -o "$T/out.json"
+expect "--scores with --layer (heatmap)" "--scores picks the top heads: not with --components or --layer" \
+  "$V" heatmap "$T/deit.vitm" "${D[@]}" --class 1 --scores "$T/sc.json" --feature background --layer 3 "$T/data/images/000000.png" -o "$T/out.png"
+
 # segment and heatmap
 if "$V" segment "$T/deit.vitm" "${D[@]}" "$T/data" --pictures 2 "$T/seg.png" -o "$T/seg.json" > "$T/log" 2>&1 && png "$T/seg.png" &&
    grep -q "^| decomposition" "$T/log" && grep -q "^| raw attention" "$T/log" && grep -q "^| attention rollout" "$T/log" &&
@@ -101,7 +161,7 @@ expect "a single class for a probe" "single class" "$V" probe "$T/clip.vitm" "${
 expect "a text field without a text tower" "texts need --text-model and --vocab" \
   "$V" segment "$T/clip.vitm" "${C[@]}" "$T/data" --text-field colour -o "$T/out.json"
 expect "bad --target" "--target label or pred" "$V" segment "$T/deit.vitm" "${D[@]}" --target best "$T/data" -o "$T/out.json"
-expect "no selection" "choose components with --components or --rank" "$V" ablate "$T/deit.vitm" "${D[@]}" "$T/data" -o "$T/out.json"
+expect "no selection" "choose components with one of --components, --scores or --rank" "$V" ablate "$T/deit.vitm" "${D[@]}" "$T/data" -o "$T/out.json"
 expect "missing weights" "--weights FILE.safetensors is required" "$V" segment "$T/deit.vitm" "$T/data" -o "$T/out.json"
 
 echo "$pass passed, $fail failed"
