@@ -10,7 +10,7 @@ B=${1:-build}
 VG=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect)
 fail=0
 # (test_limits: the cases without a file of hundreds of MiB)
-for t in test_st test_bpe test_img test_lang "test_limits module_limits" "test_limits module_truncated" "test_limits image_dimensions" \
+for t in test_st test_bpe test_img test_lang test_pool "test_limits module_limits" "test_limits module_truncated" "test_limits image_dimensions" \
          "test_limits safetensors_json_nesting"; do
   log="$B/valgrind_${t// /_}.log"
   if "${VG[@]}" "$B/"$t > "$log" 2>&1; then echo "ok - $t"
