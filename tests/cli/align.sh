@@ -34,7 +34,7 @@ expect() {
 
 "$B/vitc" compile archs/deit_tiny_patch16_224.vit -o "$T/deit.vitm" --set size=64 --set patch=8 --set dim=96 --set depth=4 \
   --set heads=3 --set mlp=384 --set classes=2 --set pos_grid=8 > /dev/null || { echo "not ok - compile deit"; exit 1; }
-"$B/vitc" compile archs/openclip_vit_b_16_quickgelu.vit -o "$T/clip.vitm" --set size=64 --set patch=8 --set dim=96 --set depth=4 \
+"$B/vitc" compile archs/openclip_vit_b_16_quickgelu.vit -o "$T/clip.vitm" --set size=32 --set patch=4 --set dim=96 --set depth=4 \
   --set heads=3 --set mlp=384 --set pos_grid=8 --set proj=64 > /dev/null || { echo "not ok - compile clip"; exit 1; }
 "$B/vitc" compile archs/openclip_vit_b_16_quickgelu_text.vit -o "$T/text.vitm" --set ctx=16 --set vocab=602 --set width=64 --set depth=2 \
   --set heads=4 --set mlp=256 --set embed=64 > /dev/null || { echo "not ok - compile text"; exit 1; }

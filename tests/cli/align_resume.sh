@@ -18,7 +18,7 @@ ok() { echo "ok - $1"; pass=$((pass+1)); }
 bad() { echo "not ok - $1"; fail=$((fail+1)); }
 "$B/vitc" compile archs/deit_tiny_patch16_224.vit -o "$T/deit.vitm" --set size=64 --set patch=8 --set dim=96 --set depth=4 \
   --set heads=3 --set mlp=384 --set classes=2 --set pos_grid=8 > /dev/null || { echo "not ok - compile deit"; exit 1; }
-"$B/vitc" compile archs/openclip_vit_b_16_quickgelu.vit -o "$T/clip.vitm" --set size=64 --set patch=8 --set dim=96 --set depth=4 \
+"$B/vitc" compile archs/openclip_vit_b_16_quickgelu.vit -o "$T/clip.vitm" --set size=32 --set patch=4 --set dim=96 --set depth=4 \
   --set heads=3 --set mlp=384 --set pos_grid=8 --set proj=64 > /dev/null || { echo "not ok - compile clip"; exit 1; }
 "$B/vitrun" toyworld generate --seed 7 --count 600 --size 64 -o "$T/set" > /dev/null || { echo "not ok - toyworld"; exit 1; }
 IMGS=("$T"/set/images/*.png)

@@ -1,7 +1,8 @@
 """A tiny CLIP trained contrastively on the toy world's captions, evaluated
 zero-shot per attribute through vitc / vitrun.
 
-    python3 tests/reference/toy_clip.py [--work DIR] [--epochs E] [--train N] [--test N]
+    python3 tests/reference/toy_clip.py [--work DIR] [--epochs E] [--train N] [--test N] [--size S --patch P]
+                                        [--group G] [--partial P] [--init openclip|mimetic] [--threads T]
 
 1. `vitrun toyworld generate` makes a training and a test split (uniform
    attributes, 64 px PNGs) with captions like "a red striped triangle on grass".
@@ -9,12 +10,19 @@ zero-shot per attribute through vitc / vitrun.
    words (byte-pair merges until every word is one token) and written to
    examples/toy/clip_toy_vocab.txt; OpenCLIP's SimpleTokenizer and vitrun's
    tokenizer both read it.
-3. OpenCLIP's CLIP (QuickGELU; image tower: 64 px, patch 8, width 96, depth 4,
-   3 heads; text tower: context 16, width 64, depth 2, 4 heads; embedding 64)
-   is trained from scratch with the symmetric contrastive loss (captions that
-   are equal count as positives of each other), AdamW, fixed seeds, 2 threads.
-   Images go through the spec's eval transform (OpenCLIP's: resize and centre
-   crop to 64 -- the identity on 64 px images -- and OpenAI mean / std).
+3. OpenCLIP's CLIP (QuickGELU; image tower: 32 px input, patch 4 -- an 8 x 8
+   grid --, width 96, depth 4, 3 heads; text tower: context 16, width 64,
+   depth 2, 4 heads; embedding 64) is trained from scratch with the symmetric
+   contrastive loss (a caption and an image are positives of each other when
+   they agree on every attribute the caption names), AdamW, one-cycle
+   learning rate, fixed seeds, 1 thread.  The image tower's attention starts
+   from a mimetic initialisation with a 2-D sin-cos position embedding
+   (mimetic_init); batches are anchors each followed by images that differ
+   from it in exactly one attribute (--group; shape half of the time).
+   --partial P replaces a caption, with probability P, by one naming a random
+   subset of the attributes ("a striped triangle").  Images go through the
+   spec's eval transform (OpenCLIP's: bicubic resize of the 64 px PNGs to 32,
+   centre crop, OpenAI mean / std).
 4. Zero-shot accuracy per attribute (shape, colour, pattern, background) on the
    test split, measured through vitrun: `vitrun run` on the test PNGs for the
    image embeddings (archs/openclip_vit_b_16_quickgelu.vit with --set overrides) and
@@ -35,6 +43,8 @@ import argparse
 import gzip
 import itertools
 import os
+import random
+import resource
 import shutil
 import sys
 import tempfile
@@ -65,6 +75,62 @@ def art(colour):
 def caption(shape, colour, pattern, background):
     """the generator's caption (runtime/toyworld.c)"""
     return '%s %s %s %s %s' % (art(colour), colour, pattern, shape, PLACES[BACKGROUNDS.index(background)])
+
+
+CAPTION_ORDER = ['colour', 'pattern', 'shape', 'background']   # the generator's word order
+ATTRIBUTE_VALUES = {'shape': SHAPES, 'colour': COLOURS, 'pattern': PATTERNS, 'background': BACKGROUNDS}
+
+
+def cpu_seconds(who=resource.RUSAGE_SELF):
+    r = resource.getrusage(who)
+    return r.ru_utime + r.ru_stime
+
+
+def partial_caption(r, named):
+    """the caption naming only the attributes in `named` (a set), in the generator's word
+    order: "a striped triangle", "a red star on grass", "in the sky"."""
+    words = [r[k] for k in CAPTION_ORDER[:3] if k in named]
+    s = '%s %s' % (art(words[0]), ' '.join(words)) if words else ''
+    if 'background' in named:
+        s = (s + ' ' if s else '') + PLACES[BACKGROUNDS.index(r['background'])]
+    return s
+
+
+# ---------------------------------------------------------------------------- initialisation
+
+def mimetic_init(visual, gen, a1=0.7, b1=0.7, a2=0.4, b2=0.4):
+    """Mimetic initialisation of the image tower's self-attention (Trockman and Kolter,
+    "Mimetic initialization of self-attention layers", 2023): per head W_q^T W_k is
+    about a1 Z + b1 I (a token attends to tokens like itself: with the 2-D sin-cos
+    position embedding below, its neighbours), and W_v^T W_o^T about a2 Z - b2 I,
+    Z Gaussian with variance 1 / width.  Only the initial values change; the module and
+    its state dict are OpenCLIP's."""
+    with torch.no_grad():
+        for blk in visual.transformer.resblocks:
+            at = blk.attn
+            w = at.in_proj_weight
+            d = w.shape[1]
+            dh = d // at.num_heads
+            for h in range(at.num_heads):
+                u, sv, vh = torch.linalg.svd(a1 * torch.randn(d, d, generator=gen) / d ** 0.5 + b1 * torch.eye(d))
+                w[h * dh:(h + 1) * dh] = (u[:, :dh] * sv[:dh].sqrt()).T
+                w[d + h * dh:d + (h + 1) * dh] = (vh.T[:, :dh] * sv[:dh].sqrt()).T
+            u, sv, vh = torch.linalg.svd(a2 * torch.randn(d, d, generator=gen) / d ** 0.5 - b2 * torch.eye(d))
+            w[2 * d:] = (u * sv.sqrt()).T
+            at.out_proj.weight.copy_(vh.T * sv.sqrt())
+
+
+def sincos_position_embedding(grid, width):
+    """2-D sin-cos position embedding (half the channels for the row, half for the column;
+    MAE's), zero for the class token: [1 + grid * grid, width]"""
+    gy, gx = np.meshgrid(np.arange(grid, dtype=np.float64), np.arange(grid, dtype=np.float64), indexing='ij')
+
+    def one(d, pos):
+        omega = 1.0 / 10000 ** (np.arange(d // 2) / (d / 2.0))
+        o = np.outer(pos.reshape(-1), omega)
+        return np.concatenate([np.sin(o), np.cos(o)], 1)
+    e = np.concatenate([one(width // 2, gy), one(width // 2, gx)], 1)
+    return torch.tensor(np.concatenate([np.zeros((1, width)), e], 0), dtype=torch.float32)
 
 
 # ---------------------------------------------------------------------------- vocabulary
@@ -183,22 +249,28 @@ def batches(recs, batch, group, gen):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--work', help='keep the data sets and modules here (default: a temporary directory)')
-    ap.add_argument('--train', type=int, default=8000)
+    ap.add_argument('--train', type=int, default=20000)
     ap.add_argument('--test', type=int, default=1000)
-    ap.add_argument('--epochs', type=int, default=10)
+    ap.add_argument('--epochs', type=int, default=8)
     ap.add_argument('--batch', type=int, default=64)
     ap.add_argument('--lr', type=float, default=1e-3)
-    ap.add_argument('--size', type=int, default=64, help='image tower input size (the PNGs stay 64 px)')
-    ap.add_argument('--patch', type=int, default=8)
+    ap.add_argument('--size', type=int, default=32, help='image tower input size (the PNGs stay 64 px)')
+    ap.add_argument('--patch', type=int, default=4)
     ap.add_argument('--width', type=int, default=96)
     ap.add_argument('--depth', type=int, default=4)
     ap.add_argument('--heads', type=int, default=3)
-    ap.add_argument('--group', type=int, default=1,
+    ap.add_argument('--group', type=int, default=4,
                     help='batches of anchors each with group - 1 images that differ from it in one attribute')
+    ap.add_argument('--partial', type=float, default=0.0,
+                    help='probability that a training caption names a random subset of the attributes')
+    ap.add_argument('--init', choices=['openclip', 'mimetic'], default='mimetic',
+                    help='image tower attention: OpenCLIP\'s initialisation, or mimetic with a 2-D sin-cos '
+                         'position embedding')
+    ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--out', default=os.path.join(REPO, 'examples', 'toy'))
     a = ap.parse_args()
     t_start = time.time()
-    torch.set_num_threads(2)
+    torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     np.random.seed(0)
     refcommon.import_timm()
@@ -244,6 +316,10 @@ def main():
         text_cfg = dict(context_length=CTX, vocab_size=nvocab, width=64, heads=4, layers=2, mlp_ratio=4.0)
         torch.manual_seed(0)
         model = oc.model.CLIP(embed_dim=64, vision_cfg=vision_cfg, text_cfg=text_cfg, quick_gelu=True)
+        if a.init == 'mimetic':
+            mimetic_init(model.visual, torch.Generator().manual_seed(1))
+            with torch.no_grad():
+                model.visual.positional_embedding.copy_(sincos_position_embedding(a.size // a.patch, a.width))
         mean, std = oc.OPENAI_DATASET_MEAN, oc.OPENAI_DATASET_STD
         transform = oc.image_transform(a.size, is_train=False, mean=mean, std=std)
         recs_tr, xtr = tc.load_split(os.path.join(work, 'train'), transform)
@@ -251,7 +327,8 @@ def main():
         caps_tr = [r['caption'] for r in recs_tr]
         ids_tr = tok(caps_tr)
         cap_index = {c: i for i, c in enumerate(sorted(set(caps_tr)))}
-        cid = torch.tensor([cap_index[c] for c in caps_tr])
+        # attribute values of every training image, in CAPTION_ORDER
+        vals_tr = torch.tensor([[ATTRIBUTE_VALUES[k].index(r[k]) for k in CAPTION_ORDER] for r in recs_tr])
         tables = attribute_tables()
         t_data = time.time() - t_start
         print('data: %d train (%d distinct captions), %d test; vocabulary %d tokens (%d merges); %.0f s' % (
@@ -261,18 +338,32 @@ def main():
         steps = a.epochs * len(batches(recs_tr, a.batch, a.group, torch.Generator().manual_seed(0)))
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=steps, pct_start=0.1)
         gen = torch.Generator().manual_seed(0)
-        t0 = time.time()
+        rng = random.Random(0)
+        t0, cpu0 = time.time(), cpu_seconds()
+        history = []
         for ep in range(a.epochs):
             model.train()
             tot, n = 0.0, 0
             for b in batches(recs_tr, a.batch, a.group, gen):
                 idx = torch.tensor(b)
+                v = vals_tr[idx]
+                named = torch.ones(len(b), 4, dtype=torch.bool)
+                ids = ids_tr[idx]
+                if a.partial > 0:
+                    for i in range(len(b)):
+                        if rng.random() < a.partial:
+                            while not named[i].any() or bool(named[i].all()):
+                                named[i] = torch.tensor([rng.random() < 0.5 for _ in range(4)])
+                    caps = [partial_caption(recs_tr[j], {k for k, m in zip(CAPTION_ORDER, named[i]) if m})
+                            for i, j in enumerate(b)]
+                    ids = tok(caps)
+                # pos[t, j]: caption t fits image j (they agree on every attribute caption t names)
+                pos = ((v[:, None, :] == v[None, :, :]) | ~named[:, None, :]).all(2).float()
                 fi = F.normalize(model.encode_image(xtr[idx]), dim=-1)
-                ft = F.normalize(model.encode_text(ids_tr[idx]), dim=-1)
-                logits = model.logit_scale.exp() * fi @ ft.T
-                same = (cid[idx][:, None] == cid[idx][None, :]).float()
-                target = same / same.sum(1, keepdim=True)
-                loss = 0.5 * (-(target * logits.log_softmax(1)).sum(1).mean() - (target * logits.T.log_softmax(1)).sum(1).mean())
+                ft = F.normalize(model.encode_text(ids), dim=-1)
+                logits = model.logit_scale.exp() * ft @ fi.T
+                loss = 0.5 * (-(pos / pos.sum(1, keepdim=True) * logits.log_softmax(1)).sum(1).mean()
+                              - (pos.T / pos.T.sum(1, keepdim=True) * logits.T.log_softmax(1)).sum(1).mean())
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -285,8 +376,10 @@ def main():
             with torch.no_grad():
                 emb = torch.cat([model.encode_image(xte[i:i + 250]) for i in range(0, len(xte), 250)])
             acc = zero_shot(emb, torch_classifiers(model, tok, tables), recs_te)
-            print('epoch %d: loss %.4f, zero-shot %s, %.0f s' % (ep + 1, tot / n, dict(acc), time.time() - t0), flush=True)
-        t_train = time.time() - t0
+            history.append(OrderedDict([('epoch', ep + 1), ('loss', round(tot / n, 4))] + list(acc.items())))
+            print('epoch %d: loss %.4f, zero-shot %s, %.0f s, CPU %.0f s' % (ep + 1, tot / n, dict(acc), time.time() - t0,
+                                                                        cpu_seconds() - cpu0), flush=True)
+        t_train, cpu_train = time.time() - t0, cpu_seconds() - cpu0
         model.eval()
 
         # 4. weights; vitrun against PyTorch
@@ -341,7 +434,9 @@ def main():
         print('vitrun vs PyTorch (float64): image embeddings of %d test PNGs %.2e, caption embeddings %.2e, '
               'zero-shot classifier rows %.2e' % (len(pngs), err_img, err_txt, err_cls))
         print('zero-shot accuracy (test, %d images) through vitrun: %s; PyTorch: %s' % (len(recs_te), dict(acc_v), dict(acc_t)))
-        print('time: data %.0f s, training %.0f s, total %.0f s' % (t_data, t_train, total))
+        cpu_total = cpu_seconds() + cpu_seconds(resource.RUSAGE_CHILDREN)
+        print('time: data %.0f s, training %.0f s, total %.0f s wall; CPU (user + system) training %.0f s, total %.0f s '
+              '(with vitc / vitrun)' % (t_data, t_train, total, cpu_train, cpu_total))
 
         info = OrderedDict()
         info['model'] = 'open_clip CLIP (quick_gelu), small configuration, trained from scratch on the toy captions'
@@ -366,15 +461,24 @@ def main():
         ])
         info['training'] = OrderedDict([
             ('command', 'python3 tests/reference/toy_clip.py'),
-            ('loss', 'symmetric contrastive (InfoNCE), equal captions in a batch are positives of each other'),
+            ('loss', 'symmetric contrastive (InfoNCE); a caption and an image are positives when they agree on every '
+                     'attribute the caption names'),
+            ('captions', 'the generator\'s' if a.partial <= 0 else
+             'the generator\'s, or with probability %g a random subset of one to three of its attributes '
+             '(each kept with probability 1/2), e.g. "a striped triangle", "a red star on grass"' % a.partial),
+            ('init', 'OpenCLIP\'s' if a.init == 'openclip' else
+             'OpenCLIP\'s, except the image tower: mimetic attention (W_q^T W_k ~ 0.7 Z + 0.7 I, W_v^T W_o^T ~ '
+             '0.4 Z - 0.4 I per block) and a 2-D sin-cos position embedding (both trained)'),
             ('optimizer', 'AdamW, weight decay 0.1, one-cycle lr, max %g' % a.lr),
             ('epochs', a.epochs), ('batch', a.batch),
             ('batches', 'a random permutation' if a.group <= 1 else
              '%d anchors, each followed by %d images that differ from it only in the shape, colour, pattern or '
              'background (weights %s)' % (a.batch // a.group, a.group - 1, ':'.join(map(str, HARD_WEIGHTS)))),
-            ('train_images', a.train), ('seed', 0), ('threads', 2),
+            ('train_images', a.train), ('seed', 0), ('threads', a.threads),
+            ('test_zero_shot_per_epoch', history),
             ('torch', torch.__version__), ('open_clip', oc.__version__),
-            ('seconds', OrderedDict([('data', round(t_data)), ('training', round(t_train)), ('total', round(total))])),
+            ('seconds', OrderedDict([('data', round(t_data)), ('training', round(t_train)), ('total', round(total)),
+                                     ('training_cpu', round(cpu_train)), ('total_cpu', round(cpu_total))])),
         ])
         info['check'] = OrderedDict([
             ('image_embeddings_max_rel_err', float('%.3g' % err_img)),
