@@ -3,7 +3,8 @@
 
   python3 peer_torch.py --weights work/weights.safetensors --batch B --threads T --runs R
 
-Builds timm vit_base_patch16_224 (timm from PYTHONPATH), loads the weights
+Builds timm vit_base_patch16_224 (or --arch NAME at --img SIZE; timm from
+PYTHONPATH), loads the weights
 written by make_model.py, prints one JSON line of information ({"info": ...})
 then one JSON line per run: {"ms_per_image": x}. The caller decides what counts
 as warm-up.
@@ -40,7 +41,7 @@ os.environ["OPENBLAS_NUM_THREADS"] = _threads_from_argv()
 import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_model import ARCH, IMG, NUM_CLASSES, import_timm  # noqa: E402
+from make_model import ARCH, NUM_CLASSES, create, default_img, import_timm  # noqa: E402
 
 
 def openblas_corename():
@@ -55,16 +56,17 @@ def openblas_corename():
         return None, None, None
 
 
-def load_into(model, path):
+def load_into(model, path, arch=ARCH):
     """Read each tensor of the safetensors file straight into the model's own
     storage (no second copy of the weights in memory)."""
     with open(path, "rb") as f:
         (n,) = struct.unpack("<Q", f.read(8))
         header = json.loads(f.read(n))
         header.pop("__metadata__", None)
-        state = model.state_dict(keep_vars=True)
+        state = {k: v for k, v in model.state_dict(keep_vars=True).items()
+                 if not k.endswith("num_batches_tracked")}  # int64, unused in eval
         if set(state) != set(header):
-            raise SystemExit(f"peer_torch: weights do not match {ARCH}: "
+            raise SystemExit(f"peer_torch: weights do not match {arch}: "
                              f"missing {sorted(set(state) - set(header))[:5]}, "
                              f"unexpected {sorted(set(header) - set(state))[:5]}")
         for name, info in header.items():
@@ -87,9 +89,12 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--check", help="float32 [N,3,224,224] input file: print max |diff| vs --expect and exit")
+    ap.add_argument("--arch", default=ARCH, help="timm model name")
+    ap.add_argument("--img", type=int, default=None, help="image size (default: the arch's)")
+    ap.add_argument("--check", help="float32 [N,3,S,S] input file: print max |diff| vs --expect and exit")
     ap.add_argument("--expect", help="float32 [N,1000] expected logits for --check")
     args = ap.parse_args()
+    IMG = args.img or default_img(args.arch)
 
     torch.set_num_threads(args.threads)
     try:
@@ -99,9 +104,9 @@ def main():
     timm = import_timm()
     t0 = time.perf_counter()
     # weight_init='skip': the weights are overwritten from the file below
-    model = timm.create_model(ARCH, pretrained=False, num_classes=NUM_CLASSES,
-                              weight_init="skip")
-    load_into(model, args.weights)
+    kw = {"weight_init": "skip"} if args.arch.startswith("vit_") else {}
+    model = create(args.arch, IMG, **kw)
+    load_into(model, args.weights, args.arch)
     model.eval()
     load_ms = (time.perf_counter() - t0) * 1e3
     core, config, blas_threads = openblas_corename()

@@ -6,6 +6,18 @@ Usage (from anywhere; bench/run.sh picks a Python that has torch):
   bench/run.sh                         # full run: 4 workloads, 5 measured runs
   bench/run.sh --runs 3 --workloads 1x1,8x2 --no-markdown
   bench/run.sh --markdown-only bench/results/2025-01-01.json
+  bench/run.sh --arch swin_tiny_patch4_window7_224 --runs 3   # another arch
+  bench/run.sh --arch vit_base_patch14_dinov2 --size 224 --runs 3
+
+With --arch NAME (a timm name with a spec archs/NAME.vit) other than the
+default vit_base_patch16_224, the model files go to bench/work/NAME (or
+NAME_SIZE when --size is not the arch's own), the workloads default to 1x2,8x2
+and the tools to ours,ort,torch, the GFLOP per image is the one make_model.py
+counted, vitrun's logits must match PyTorch's within 1e-4 of the largest, and
+only the "families" section of BENCHMARKS.md is rewritten: one table per arch,
+from the latest results file of each (bench/results/families.json lists them).
+An ONNX export that fails is reported ("export failed: ...") and ONNX Runtime
+is left out of that arch's table.
 
 Steps: make the model files (make_model.py; timm from PYTHONPATH), install
 onnxruntime-node (npm install --ignore-scripts) if missing, build the FMA peak
@@ -44,6 +56,10 @@ ROOT = os.path.dirname(HERE)
 ARCH = "vit_base_patch16_224"
 ARCH_FILE = os.path.join("archs", ARCH + ".vit")
 GFLOP_PER_IMAGE = 35.13  # ViT-B/16 at 224: qkv 8.37, attn 1.43, proj 2.79, MLP 22.31, patch 0.23
+GFLOP = GFLOP_PER_IMAGE  # per image, of the arch being measured
+FAMILY_WORKLOADS = "1x2,8x2"
+FAMILY_TOOLS = "ours,ort,torch"
+FAMILY_TOL = 1e-4  # vitrun vs PyTorch logits, relative to the largest logit
 DEFAULT_WORKLOADS = "1x1,8x1,1x2,8x2"  # batch x threads
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -205,13 +221,13 @@ def build_tools(args, paths):
 
     def ort_cmd(b, t, r):
         return [args.node, os.path.join(HERE, "peer_ort.js"), "--model", paths["onnx"],
-                "--batch", str(b), "--threads", str(t), "--runs", str(r)]
+                "--batch", str(b), "--threads", str(t), "--runs", str(r), "--img", str(args.img)]
 
     tools["ort"] = Tool("ort", LABELS["ort"], ort_cmd, env)
 
     def torch_cmd(b, t, r):
         return [sys.executable, os.path.join(HERE, "peer_torch.py"), "--weights", paths["weights"],
-                "--batch", str(b), "--threads", str(t), "--runs", str(r)]
+                "--batch", str(b), "--threads", str(t), "--runs", str(r)] + args.arch_opts
 
     tools["torch"] = Tool("torch", LABELS["torch"], torch_cmd, env)
     # OpenBLAS reads OPENBLAS_CORETYPE at load: the other setting needs its own
@@ -243,7 +259,12 @@ def prepare(args, paths, tools):
     os.makedirs(args.work, exist_ok=True)
     # model files
     run_checked([sys.executable, os.path.join(HERE, "make_model.py"), "--work", args.work,
-                 "--seed", str(args.seed)], "model")
+                 "--seed", str(args.seed)] + args.arch_opts, "model")
+    with open(os.path.join(args.work, "model.json")) as f:
+        err = json.load(f).get("onnx_error")
+    if err and "ort" in args.tools:
+        tools["ort"].skip = args.ort_skip = f"export failed: {err}"
+        log("ort: skipped:", tools["ort"].skip)
     # onnxruntime-node
     if "ort" in args.tools:
         if not os.path.exists(os.path.join(HERE, "node_modules", "onnxruntime-node", "package.json")):
@@ -260,7 +281,7 @@ def prepare(args, paths, tools):
 def prepare_ours(args, paths, tool):
     vitrun = os.path.join(args.build_dir, "vitrun")
     vitc = os.path.join(args.build_dir, "vitc")
-    arch = os.path.join(ROOT, ARCH_FILE)
+    arch = os.path.join(ROOT, args.arch_file)
     module = paths["module"]
     if not os.access(vitrun, os.X_OK):
         tool.skip = f"{rel(vitrun)} not found (build the project first)"
@@ -272,9 +293,9 @@ def prepare_ours(args, paths, tool):
             tool.skip = f"{rel(module)} not found and {rel(vitc)} not built"
             return
         if not os.path.exists(arch):
-            tool.skip = f"{rel(module)} not found and {ARCH_FILE} does not exist"
+            tool.skip = f"{rel(module)} not found and {args.arch_file} does not exist"
             return
-        cmd = [vitc, "compile", ARCH_FILE, "-o", module]
+        cmd = [vitc, "compile", args.arch_file, "-o", module] + args.size_opts
         log("compile:", " ".join(rel(c) if os.path.isabs(c) else c for c in cmd))
         r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
         if r.returncode != 0 or not os.path.exists(module):
@@ -287,15 +308,15 @@ def check_peers(args, paths):
     """Both peers must reproduce the PyTorch logits of make_model.py."""
     res = {}
     chk = [paths["check_input"], paths["check_logits"]]
-    if "ort" in args.tools:
+    if "ort" in args.tools and not args.ort_skip:
         c = Child([args.node, os.path.join(HERE, "peer_ort.js"), "--model", paths["onnx"],
-                   "--threads", "2", "--check", chk[0], "--expect", chk[1]])
+                   "--threads", "2", "--check", chk[0], "--expect", chk[1], "--img", str(args.img)])
         res["ort"] = [j["check"] for j in c.json_lines() if "check" in j] or c.err_tail()
         if c.status != 0:
             sys.exit(f"bench: ONNX Runtime output does not match PyTorch: {res['ort']}")
     if any(t.startswith("torch") for t in args.tools):
         c = Child([sys.executable, os.path.join(HERE, "peer_torch.py"), "--weights", paths["weights"],
-                   "--threads", "2", "--check", chk[0], "--expect", chk[1]])
+                   "--threads", "2", "--check", chk[0], "--expect", chk[1]] + args.arch_opts)
         res["torch"] = [j["check"] for j in c.json_lines() if "check" in j] or c.err_tail()
         if c.status != 0:
             sys.exit(f"bench: PyTorch peer does not reproduce its logits: {res['torch']}")
@@ -336,7 +357,10 @@ def check_ours(args, paths, tool):
         return {"ok": False, "error": f"logits have {y.size} values, expected {ref.size}"}
     diff = float(np.abs(y - ref).max())
     scale = float(np.abs(ref).max())
-    return {"ok": diff <= 1e-3 * max(1.0, scale), "max_abs_diff": diff, "max_abs_ref": scale}
+    tol = args.check_tol  # families: relative to the largest logit, whatever its size
+    denom = scale if args.arch != ARCH else max(1.0, scale)
+    return {"ok": diff <= tol * denom, "max_abs_diff": diff, "max_abs_ref": scale,
+            "tol": tol}
 
 
 def fma_peak(args, paths, threads):
@@ -412,7 +436,7 @@ def summarise(samples, peak):
         return None
     ms = [s["ms_per_image"] for s in use]
     med = statistics.median(ms)
-    gflops = GFLOP_PER_IMAGE / (med / 1000.0)
+    gflops = GFLOP / (med / 1000.0)
     out = {"median_ms": round(med, 2), "min_ms": round(min(ms), 2), "max_ms": round(max(ms), 2),
            "n": len(ms),
            "n_noisy_left_out": len(good) - len(quiet) if quiet else 0,
@@ -593,6 +617,107 @@ def write_markdown(res, path, results_rel):
     splice(path, "forward", "\n".join(body))
 
 
+FAMILY_TITLES = {
+    "swin_tiny_patch4_window7_224": "Swin-T at 224",
+    "swin_base_patch4_window7_224": "Swin-B at 224",
+    "maxvit_small_tf_224": "MaxViT-S at 224",
+    "vit_base_patch14_dinov2_224": "DINOv2 ViT-B/14 at 224",
+    "vit_base_patch14_dinov2": "DINOv2 ViT-B/14 at 518",
+}
+
+
+def write_families_markdown(path, results_dir):
+    """The "families" section: one table per arch, each from the results file
+    bench/results/families.json lists for it."""
+    index = {}
+    index_path = os.path.join(results_dir, "families.json")
+    if os.path.exists(index_path):
+        with open(index_path) as f:
+            index = json.load(f)
+    order = [k for k in FAMILY_TITLES if k in index] + sorted(k for k in index if k not in FAMILY_TITLES)
+    L = ["## Other families forward: vitrun, ONNX Runtime, PyTorch", ""]
+    L.append("Seeded random weights, FP32, 2 threads. Generated by `bench/run.sh --arch NAME "
+             "[--size N]`, one invocation per arch; see bench/README.md for the method. Each cell: "
+             "median (min–max) ms per image over the measured runs (each a fresh process after "
+             "the warm-up runs, tools alternated run by run), then GFLOP/s. GFLOP per image: "
+             "2 × the multiply-adds of the linear, convolution and matrix-product calls of "
+             "timm's forward pass (make_model.py; 35.13 for ViT-B/16). Ratio = peer median / "
+             "vitrun median (above 1: vitrun is faster).")
+    L.append("")
+    if not order:
+        L.append("No arch measured yet.")
+    for key in order:
+        with open(os.path.join(ROOT, index[key])) as f:
+            res = json.load(f)
+        fam, st, m = res["family"], res["settings"], res["machine"]
+        tools = res["tools"]
+        names = st["tools"]
+        title = FAMILY_TITLES.get(key, f"{fam['arch']} at {fam['img_size']}")
+        L.append(f"### {title}")
+        L.append("")
+        opts = " ".join(fam.get("vitc_options") or [])
+        L.append(f"timm `{fam['arch']}` (img_size {fam['img_size']}), {res['model'].get('params', 0) / 1e6:.1f} M "
+                 f"parameters, {res['gflop_per_image']} GFLOP per image; vitrun: `vitc compile "
+                 f"{fam['spec']}{' ' + opts if opts else ''}`. Command: `{res['command']}` "
+                 f"({res['date']}, {st['runs']} measured runs, {st['warmup']} warm-up; vitrun built "
+                 f"from {res.get('git_commit') or '?'}{' with uncommitted changes' if res.get('git_dirty') else ''}; "
+                 f"{m.get('nproc')} × {m.get('cpu_model')}; results `{index[key]}`).")
+        L.append("")
+        chk = (res.get("peer_checks") or {}).get("ours")
+        ours_skip = tools.get("ours", {}).get("skipped")
+        if ours_skip:
+            L.append(f"**vitrun was not run:** {ours_skip}.")
+        elif chk and chk.get("ok"):
+            L.append(f"vitrun's logits match PyTorch's on the check input (2 images): max |diff| "
+                     f"{chk['max_abs_diff']:.2g}, largest logit {chk['max_abs_ref']:.2g} "
+                     f"(relative {chk['max_abs_diff'] / chk['max_abs_ref']:.1g}; tolerance {chk.get('tol', 1e-3):g}).")
+        elif chk:
+            L.append("**vitrun's output does NOT match PyTorch's on the check input:** "
+                     + (chk.get("error") or f"max |diff| {chk.get('max_abs_diff'):.3g}, largest "
+                        f"logit {chk.get('max_abs_ref'):.3g}")
+                     + ". Its times below are of a wrong computation.")
+        for n in names:
+            sk = tools[n].get("skipped")
+            if n == "ort" and sk:
+                L.append("")
+                L.append(f"ONNX Runtime: {sk}.")
+        ortchk = (res.get("peer_checks") or {}).get("ort")
+        if isinstance(ortchk, list) and ortchk:
+            L.append("")
+            L.append(f"ONNX Runtime reproduces PyTorch's logits (max |diff| {ortchk[0]['max_abs_diff']:.2g}).")
+        L.append("")
+        peers = [n for n in names if n != "ours"]
+        L.append("| batch | threads | " + " | ".join(tools[n]["label"] for n in names) + " | "
+                 + " | ".join(f"{tools[n]['label']} / vitrun" for n in peers) + " |")
+        L.append("|---|---|" + "---|" * (len(names) + len(peers)))
+        for w in res["workloads"]:
+            cells = []
+            for n in names:
+                s = ((w["tools"].get(n) or {}).get("summary"))
+                if s:
+                    busy = " (busy)" if s.get("n_noisy_kept") else ""
+                    cells.append(f"{s['median_ms']:.1f} ({s['min_ms']:.1f}–{s['max_ms']:.1f}) ms, "
+                                 f"{s['gflops']:.0f} GFLOP/s{busy}")
+                elif n == "ort" and tools[n].get("skipped"):
+                    cells.append("export failed")
+                else:
+                    cells.append("not run")
+            o = (w["tools"].get("ours") or {}).get("summary") or {}
+            for n in peers:
+                s = (w["tools"].get(n) or {}).get("summary") or {}
+                cells.append(f"**{s['ratio_vs_ours']:.2f}**" if "ratio_vs_ours" in s and n == "ort"
+                             else (f"{s['ratio_vs_ours']:.2f}" if "ratio_vs_ours" in s else "—"))
+            L.append(f"| {w['batch']} | {w['threads']} | " + " | ".join(cells) + " |")
+        L.append("")
+    missing = [t for k, t in FAMILY_TITLES.items() if k not in index]
+    if missing:
+        L.append("Not measured yet: " + ", ".join(missing) + ".")
+        L.append("")
+    sys.path.insert(0, HERE)
+    from mdsplice import splice
+    splice(path, "families", "\n".join(L))
+
+
 # ---------------------------------------------------------------- main
 
 def parse_workloads(s):
@@ -605,12 +730,18 @@ def parse_workloads(s):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--work", default=os.path.join(HERE, "work"), help="model files and module")
+    ap.add_argument("--arch", default=ARCH, help=f"timm model name with a spec archs/NAME.vit (default {ARCH})")
+    ap.add_argument("--size", type=int, default=None,
+                    help="image size (default: the arch's own, 518 for DINOv2, else 224)")
+    ap.add_argument("--work", default=None,
+                    help="model files and module (default bench/work, or bench/work/NAME[_SIZE])")
     ap.add_argument("--build-dir", default=os.environ.get("VITC_BUILD", os.path.join(ROOT, "build")),
                     help="where vitc and vitrun are (default: build/ at the repo root)")
-    ap.add_argument("--workloads", default=DEFAULT_WORKLOADS, help="BATCHxTHREADS,...")
-    ap.add_argument("--tools", default="ours,ort,torch,torch-alt",
-                    help="from ours,ort,torch,torch-alt,torch-passive")
+    ap.add_argument("--workloads", default=None,
+                    help=f"BATCHxTHREADS,... (default {DEFAULT_WORKLOADS}; {FAMILY_WORKLOADS} with --arch)")
+    ap.add_argument("--tools", default=None,
+                    help="from ours,ort,torch,torch-alt,torch-passive "
+                         f"(default ours,ort,torch,torch-alt; {FAMILY_TOOLS} with --arch)")
     ap.add_argument("--runs", type=int, default=5, help="measured runs per tool and workload")
     ap.add_argument("--warmup", type=int, default=1, help="discarded runs in each process")
     ap.add_argument("--max-busy", type=float, default=0.25,
@@ -632,13 +763,37 @@ def main():
     ap.add_argument("--cc", default=os.environ.get("CC", "gcc"))
     args = ap.parse_args()
 
+    global GFLOP
+    sys.path.insert(0, HERE)
+    from make_model import default_img
+    family = args.arch != ARCH
+    img = args.size or default_img(args.arch)
+    args.img = img
+    args.arch_file = os.path.join("archs", args.arch + ".vit")
+    args.arch_opts = ["--arch", args.arch, "--img", str(img)] if family else []
+    args.size_opts = ["--size", str(img)] if img != default_img(args.arch) else []
+    args.check_tol = FAMILY_TOL if family else 1e-3
+    args.ort_skip = None
+    key = args.arch + (f"_{img}" if img != default_img(args.arch) else "")
+    if args.workloads is None:
+        args.workloads = FAMILY_WORKLOADS if family else DEFAULT_WORKLOADS
+    if args.tools is None:
+        args.tools = FAMILY_TOOLS if family else "ours,ort,torch,torch-alt"
+    if args.work is None:
+        args.work = os.path.join(HERE, "work", key) if family else os.path.join(HERE, "work")
+
     if args.markdown_only:
         with open(args.markdown_only) as f:
             res = json.load(f)
-        write_markdown(res, args.markdown, rel(os.path.abspath(args.markdown_only)))
+        if res.get("family"):
+            write_families_markdown(args.markdown, args.results)
+        else:
+            write_markdown(res, args.markdown, rel(os.path.abspath(args.markdown_only)))
         log("wrote", rel(args.markdown))
         return
 
+    if family and not os.path.exists(os.path.join(ROOT, args.arch_file)):
+        sys.exit(f"bench: no spec {args.arch_file}")
     args.work = os.path.abspath(args.work)
     args.build_dir = os.path.abspath(args.build_dir)
     args.workloads = parse_workloads(args.workloads)
@@ -661,13 +816,16 @@ def main():
         "check_input": os.path.join(args.work, "check_input.bin"),
         "check_input_st": os.path.join(args.work, "check_input.safetensors"),
         "check_logits": os.path.join(args.work, "check_logits.bin"),
-        "module": os.path.join(args.work, "vit_b16.vitm"),
+        "module": os.path.join(args.work, (key + ".vitm") if family else "vit_b16.vitm"),
         "fma_peak": os.path.join(args.work, "fma_peak"),
     }
     tools = build_tools(args, paths)
     prepare(args, paths, tools)
     if "ours" in args.tools and tools["ours"].skip:
         log("ours: skipped:", tools["ours"].skip)
+    with open(os.path.join(args.work, "model.json")) as f:
+        model = json.load(f)
+    GFLOP = model["gflop_per_image"] if family else GFLOP_PER_IMAGE
     checks = check_peers(args, paths)
     if "ours" in args.tools and not tools["ours"].skip:
         checks["ours"] = check_ours(args, paths, tools["ours"])
@@ -688,8 +846,6 @@ def main():
             if s and str(w["threads"]) in peaks:
                 s["pct_peak"] = round(100.0 * s["gflops"] / peaks[str(w["threads"])], 1)
 
-    with open(os.path.join(args.work, "model.json")) as f:
-        model = json.load(f)
     try:
         git = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
                              capture_output=True, text=True).stdout.strip()
@@ -708,8 +864,9 @@ def main():
         "env": {k: os.environ.get(k) for k in
                 ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS", "OMP_WAIT_POLICY")},
         "model": {k: model.get(k) for k in
-                  ("arch", "seed", "params", "weight_bytes", "timm", "torch", "opset")},
-        "gflop_per_image": GFLOP_PER_IMAGE,
+                  ("arch", "seed", "params", "weight_bytes", "timm", "torch", "opset",
+                   "img_size", "onnx_error")},
+        "gflop_per_image": GFLOP,
         "fma_peak": {"gflops": peaks, "before": peak_before, "after": peak_after},
         "settings": {"runs": args.runs, "warmup": args.warmup, "max_busy": args.max_busy,
                      "retries": args.retries, "max_redos": args.max_redos,
@@ -723,9 +880,12 @@ def main():
                   for n in args.tools},
         "workloads": workloads,
     }
+    if family:
+        res["family"] = {"key": key, "arch": args.arch, "img_size": img,
+                         "spec": args.arch_file, "vitc_options": args.size_opts}
     res["duration_s"] = round(time.time() - started, 1)
     os.makedirs(args.results, exist_ok=True)
-    base = os.path.join(args.results, now.strftime("%Y-%m-%d"))
+    base = os.path.join(args.results, now.strftime("%Y-%m-%d") + (f"-{key}" if family else ""))
     out = base + ".json"
     k = 2
     while os.path.exists(out):
@@ -735,8 +895,21 @@ def main():
         json.dump(res, f, indent=1)
         f.write("\n")
     log("wrote", rel(out))
+    if family:
+        index = {}
+        index_path = os.path.join(args.results, "families.json")
+        if os.path.exists(index_path):
+            with open(index_path) as f:
+                index = json.load(f)
+        index[key] = rel(out)
+        with open(index_path, "w") as f:
+            json.dump(dict(sorted(index.items())), f, indent=1)
+            f.write("\n")
     if not args.no_markdown:
-        write_markdown(res, args.markdown, rel(out))
+        if family:
+            write_families_markdown(args.markdown, args.results)
+        else:
+            write_markdown(res, args.markdown, rel(out))
         log("wrote", rel(args.markdown))
 
     # short summary on stdout
