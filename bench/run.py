@@ -288,6 +288,10 @@ def prepare_ours(args, paths, tool):
         return
     stale = os.path.exists(module) and any(
         os.path.exists(p) and os.path.getmtime(p) > os.path.getmtime(module) for p in (vitc, arch))
+    opts_file = module + ".opts"  # the vitc options the module was compiled with
+    opts = " ".join(args.size_opts)
+    if args.size_opts and (not os.path.exists(opts_file) or open(opts_file).read() != opts):
+        stale = True
     if not os.path.exists(module) or stale:
         if not os.access(vitc, os.X_OK):
             tool.skip = f"{rel(module)} not found and {rel(vitc)} not built"
@@ -302,6 +306,9 @@ def prepare_ours(args, paths, tool):
             tail = " | ".join((r.stderr or r.stdout).strip().splitlines()[-4:])
             tool.skip = f"vitc compile failed (exit {r.returncode}): {tail}"
             return
+        if args.size_opts:
+            with open(opts_file, "w") as f:
+                f.write(opts)
 
 
 def check_peers(args, paths):
@@ -718,6 +725,20 @@ def write_families_markdown(path, results_dir):
     splice(path, "families", "\n".join(L))
 
 
+def vitc_options(arch, img, own):
+    """vitc compile options that make archs/ARCH.vit take the weights timm
+    builds for arch at img px."""
+    opts = ["--size", str(img)] if img != own else []
+    if "dinov2" in arch:
+        # The DINOv2 specs have no head (classes = 0) and expect the 37 x 37
+        # position grid of the 518 px checkpoint; timm's model here has a
+        # 1000-class head and, at img px, an img/14 grid.
+        opts += ["--set", "classes=%d" % 1000]
+        if img != own:
+            opts += ["--set", "pos_grid=%d" % (img // 14)]
+    return opts
+
+
 # ---------------------------------------------------------------- main
 
 def parse_workloads(s):
@@ -771,7 +792,7 @@ def main():
     args.img = img
     args.arch_file = os.path.join("archs", args.arch + ".vit")
     args.arch_opts = ["--arch", args.arch, "--img", str(img)] if family else []
-    args.size_opts = ["--size", str(img)] if img != default_img(args.arch) else []
+    args.size_opts = vitc_options(args.arch, img, default_img(args.arch))
     args.check_tol = FAMILY_TOL if family else 1e-3
     args.ort_skip = None
     key = args.arch + (f"_{img}" if img != default_img(args.arch) else "")
