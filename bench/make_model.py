@@ -183,7 +183,7 @@ def read_safetensors(path):
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--work", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "work"))
+    ap.add_argument("--work", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "scratch"))
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--opset", type=int, default=17)
     ap.add_argument("--force", action="store_true", help="rebuild even if up to date")

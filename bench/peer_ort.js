@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // ONNX Runtime (onnxruntime-node, CPU) peer for the ViT benchmarks.
 //
-//   node peer_ort.js --model work/model.onnx --batch B --threads T --runs R
-//   node peer_ort.js --model work/model.onnx --check work/check_input.bin \
-//        --expect work/check_logits.bin
+//   node peer_ort.js --model scratch/model.onnx --batch B --threads T --runs R
+//   node peer_ort.js --model scratch/model.onnx --check scratch/check_input.bin \
+//        --expect scratch/check_logits.bin
 //
 // Prints one JSON line of information ({"info": {...}}), then one JSON line
 // per run: {"ms_per_image": x}. The first run is not special here: the caller
@@ -14,7 +14,7 @@ const fs = require('fs');
 const path = require('path');
 
 function parseArgs(argv) {
-  const a = { model: path.join(__dirname, 'work', 'model.onnx'), batch: 1, threads: 1, runs: 5,
+  const a = { model: path.join(__dirname, 'scratch', 'model.onnx'), batch: 1, threads: 1, runs: 5,
               img: 224, seed: 1, check: null, expect: null, tol: 1e-3 };
   for (let i = 2; i < argv.length; i++) {
     const k = argv[i].replace(/^--/, '');

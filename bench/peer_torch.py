@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch peer for the ViT benchmarks (eager, FP32, torch.no_grad).
 
-  python3 peer_torch.py --weights work/weights.safetensors --batch B --threads T --runs R
+  python3 peer_torch.py --weights scratch/weights.safetensors --batch B --threads T --runs R
 
 Builds timm vit_base_patch16_224 (or --arch NAME at --img SIZE; timm from
 PYTHONPATH), loads the weights
@@ -84,7 +84,7 @@ def load_into(model, path, arch=ARCH):
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser()
-    ap.add_argument("--weights", default=os.path.join(here, "work", "weights.safetensors"))
+    ap.add_argument("--weights", default=os.path.join(here, "scratch", "weights.safetensors"))
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--runs", type=int, default=5)

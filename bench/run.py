@@ -10,7 +10,7 @@ Usage (from anywhere; bench/run.sh picks a Python that has torch):
   bench/run.sh --arch vit_base_patch14_dinov2 --size 224 --runs 3
 
 With --arch NAME (a timm name with a spec archs/NAME.vit) other than the
-default vit_base_patch16_224, the model files go to bench/work/NAME (or
+default vit_base_patch16_224, the model files go to bench/scratch/NAME (or
 NAME_SIZE when --size is not the arch's own), the workloads default to 1x2,8x2
 and the tools to ours,ort,torch, the GFLOP per image is the one make_model.py
 counted, vitrun's logits must match PyTorch's within 1e-4 of the largest, and
@@ -755,7 +755,7 @@ def main():
     ap.add_argument("--size", type=int, default=None,
                     help="image size (default: the arch's own, 518 for DINOv2, else 224)")
     ap.add_argument("--work", default=None,
-                    help="model files and module (default bench/work, or bench/work/NAME[_SIZE])")
+                    help="model files and module (default bench/scratch, or bench/scratch/NAME[_SIZE])")
     ap.add_argument("--build-dir", default=os.environ.get("VITC_BUILD", os.path.join(ROOT, "build")),
                     help="where vitc and vitrun are (default: build/ at the repo root)")
     ap.add_argument("--workloads", default=None,
@@ -801,7 +801,7 @@ def main():
     if args.tools is None:
         args.tools = FAMILY_TOOLS if family else "ours,ort,torch,torch-alt"
     if args.work is None:
-        args.work = os.path.join(HERE, "work", key) if family else os.path.join(HERE, "work")
+        args.work = os.path.join(HERE, "scratch", key) if family else os.path.join(HERE, "scratch")
 
     if args.markdown_only:
         with open(args.markdown_only) as f:

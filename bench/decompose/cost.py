@@ -1,21 +1,21 @@
 #!/usr/bin/env python3
 """What a decomposition adds to a ViT-B/16 forward pass, and what directions mode saves.
 
-    python3 bench/decompose/run_reference.py prepare    # work/weights.safetensors (once)
+    python3 bench/decompose/run_reference.py prepare    # scratch/weights.safetensors (once)
     python3 bench/decompose/cost.py [--rounds 5] [--write BENCHMARKS.md]
 
 Rounds of `vitrun bench` (threads 1, batch 1, 3 measured runs after a warm-up), the jobs
 alternated within each round: the plain forward pass; `--decompose --split head --from 7`
 (66 components) materialised and in directions mode; `--decompose --split head,token`
 (every block: 28381 components) materialised and in directions mode, k = 16 seeded
-Gaussian directions (work/directions16.safetensors).  Each job's value is the median of
+Gaussian directions (scratch/directions16.safetensors).  Each job's value is the median of
 its runs, as wall time and as the process's CPU time (CLOCK_PROCESS_CPUTIME_ID: time
 slices other processes take do not count, caches and memory bandwidth they share do).
 Per round, each decomposition's cost is its time over the same round's forward time;
 the summary gives medians over rounds.  Every process is measured for the share of the
 machine other processes used while it ran (run.py's measure); nothing is redone unless
---retries says so.  Writes work/cost.json, and with --write the `decompose-cost`
-section of BENCHMARKS.md (--summarise: from the existing work/cost.json, no runs).
+--retries says so.  Writes scratch/cost.json, and with --write the `decompose-cost`
+section of BENCHMARKS.md (--summarise: from the existing scratch/cost.json, no runs).
 """
 
 import argparse
@@ -140,7 +140,7 @@ def main():
     ap.add_argument('--retries', type=int, default=0)
     ap.add_argument('--quiet-wait', type=float, default=0.0)
     ap.add_argument('--write', metavar='BENCHMARKS.md')
-    ap.add_argument('--summarise', action='store_true', help='only summarise work/cost.json (no runs)')
+    ap.add_argument('--summarise', action='store_true', help='only summarise scratch/cost.json (no runs)')
     args = ap.parse_args()
     if args.summarise:
         with open(R.w('cost.json')) as f:

@@ -8,7 +8,7 @@
 
 Python: a Python with torch 1.13+ (Debian's /usr/bin/python3); `BENCH_PYTHON` overrides
 the interpreter used for the reference processes. Binaries: $VITC / $VITRUN, default
-build/vitc and build/vitrun. Everything is written under bench/decompose/work/ (ignored).
+build/vitc and build/vitrun. Everything is written under bench/decompose/scratch/ (ignored).
 
 equality  for each mode (heads over blocks 0-11; heads from block 7; heads+tokens from
           block 11) and each pairing (R: reference unmodified vs `--ln reference`; E:
@@ -16,7 +16,7 @@ equality  for each mode (heads over blocks 0-11; heads from block 7; heads+token
           `vitrun decompose ... --tensor input.safetensors` and
           `run_reference.py decompose` (float64) and compares them (compare.py). Also the
           reference run in float32 against itself in float64 (its own rounding level).
-          Writes work/equality.json.
+          Writes scratch/equality.json.
 timing    rounds of: the reference (float32, unmodified, heads, all blocks) at threads 1/2,
           batch 1/8 (threads 2 also with OMP_WAIT_POLICY=PASSIVE) and its plain forward
           pass; ours `vitrun bench --decompose --split head` and plain `vitrun bench` at
@@ -25,7 +25,7 @@ timing    rounds of: the reference (float32, unmodified, heads, all blocks) at t
           measured for the CPU share other processes took while it ran (from /proc/stat);
           runs above --max-busy are redone (at most --retries times, then kept and
           flagged). With --tokens also heads+tokens from each block of --token-from (default
-          11; reference one image at a time), ours materialised and in directions mode. Writes work/timing.json.
+          11; reference one image at a time), ours materialised and in directions mode. Writes scratch/timing.json.
 """
 
 import argparse
@@ -39,7 +39,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-WORK = os.path.join(HERE, 'work')
+WORK = os.path.join(HERE, 'scratch')
 sys.path.insert(0, HERE)
 import compare as cmp  # noqa: E402
 

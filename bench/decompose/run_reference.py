@@ -8,7 +8,7 @@ vendored timm carries the probe modules the decomposition needs):
     export PYTHONPATH=<vit-decompose checkout>
     python3 bench/decompose/run_reference.py prepare
     python3 bench/decompose/run_reference.py decompose --split head --from 0 --ln reference \\
-        -o bench/decompose/work/ref_heads_full_R.safetensors
+        -o bench/decompose/scratch/ref_heads_full_R.safetensors
     python3 bench/decompose/run_reference.py time --threads 1 --batch 1 --runs 5
 
 prepare     builds timm deit_base_patch16_224 (12 blocks, 12 heads, 768 wide) with the
@@ -64,7 +64,7 @@ import make_decomp_goldens as mdg  # noqa: E402  (the run-time shims and the exa
 ARCH = 'deit_base_patch16_224'
 SOURCE = 'deit_base_patch16_224.fb_in1k'
 DEFAULT_IMAGES = ('examples/images/chelsea.jpg', 'examples/images/rocket.jpg')
-WORK = os.path.join(HERE, 'work')
+WORK = os.path.join(HERE, 'scratch')
 
 
 def save_f64(path, tensors):
@@ -274,7 +274,7 @@ def cmd_time(args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--work', default=WORK, help='working directory (default bench/decompose/work)')
+    ap.add_argument('--work', default=WORK, help='working directory (default bench/decompose/scratch)')
     sub = ap.add_subparsers(dest='cmd', required=True)
     p = sub.add_parser('prepare')
     p.add_argument('images', nargs='*', default=list(DEFAULT_IMAGES))

@@ -83,7 +83,7 @@ def main():
     ap.add_argument('--classes', type=int, default=1000)
     ap.add_argument('--rounds', type=int, default=3)
     ap.add_argument('--threads', type=int, default=2)
-    ap.add_argument('--work', default=os.path.join(ROOT, 'bench', 'work', 'text'))
+    ap.add_argument('--work', default=os.path.join(ROOT, 'bench', 'scratch', 'text'))
     ap.add_argument('--json', default=None, help='write the figures here')
     ap.add_argument('--markdown', default=os.path.join(ROOT, 'BENCHMARKS.md'), help="its section 'text' is rewritten")
     ap.add_argument('--no-markdown', action='store_true')
