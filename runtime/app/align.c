@@ -13,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "index_int.h"
 #include "st.h"
 #include "vitint.h"
 
@@ -252,28 +253,18 @@ static int train_track(Train *t, int i0, int nb) {
 
 #define CK_FORMAT "vit-align-checkpoint 1"
 
-static uint64_t hash_mem(uint64_t h, const void *p, size_t len) {
-    const unsigned char *c = p;
-    for (size_t i = 0; i < len; i += 8) {
-        uint64_t w = 0;
-        memcpy(&w, c + i, len - i < 8 ? len - i : 8);
-        h = ((h << 27 | h >> 37) ^ w) * 0x9E3779B97F4A7C15ull;
-    }
-    h ^= h >> 31, h *= 0xBF58476D1CE4E5B9ull;
-    return h ^ (h >> 29) ^ len;
-}
-
 /* Everything the result depends on, as "key=value" words (doubles with 17
  * digits, so exact): a checkpoint is used only when this is equal. */
 static void fingerprint(const Train *t, char *buf, size_t len) {
     const vit_align_opts *o = t->o;
+    char hc[VIT_MODULE_ID_LEN], ht[VIT_MODULE_ID_LEN];
+    ix_hash_mem(t->contrib, sizeof(float) * t->row * (size_t)t->n, hc);
+    ix_hash_mem(t->targets, sizeof(float) * (size_t)t->edim * (size_t)t->n, ht);
     snprintf(buf, len,
              "n=%d ncomp=%d dim=%d edim=%d lambda=%.17g lr=%.17g wd=%.17g epochs=%d batch=%d patience=%d holdout=%.17g "
-             "shared=%d seed=%llu contributions=%016llx targets=%016llx",
+             "shared=%d seed=%llu contributions=%s targets=%s",
              t->n, t->ncomp, t->dim, t->edim, o->lambda, o->lr, o->wd, o->epochs, o->batch, o->patience, o->holdout,
-             o->shared ? 1 : 0, (unsigned long long)o->seed,
-             (unsigned long long)hash_mem(1, t->contrib, sizeof(float) * t->row * (size_t)t->n),
-             (unsigned long long)hash_mem(2, t->targets, sizeof(float) * (size_t)t->edim * (size_t)t->n));
+             o->shared ? 1 : 0, (unsigned long long)o->seed, hc, ht);
 }
 
 /* The first word of have that differs from want, e.g. "seed=1 (this run: seed=0)". */

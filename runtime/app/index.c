@@ -196,8 +196,13 @@ static void hash_hex(const Hash *h, char hex[VIT_MODULE_ID_LEN]) {
     snprintf(hex, VIT_MODULE_ID_LEN, "%016llx%016llx", (unsigned long long)fmix(a ^ h->b), (unsigned long long)b);
 }
 
-int ix_hash_file(vit_ctx *ctx, const char *path, char hex[VIT_MODULE_ID_LEN]) {
+void ix_hash_mem(const void *p, size_t len, char hex[VIT_MODULE_ID_LEN]) {
     Hash h = {0x243f6a8885a308d3ull, 0x13198a2e03707344ull, 0};
+    hash_bytes(&h, p, len);
+    hash_hex(&h, hex);
+}
+
+int ix_hash_file(vit_ctx *ctx, const char *path, char hex[VIT_MODULE_ID_LEN]) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat sb;
     if (fd < 0 || fstat(fd, &sb)) {
@@ -209,9 +214,8 @@ int ix_hash_file(vit_ctx *ctx, const char *path, char hex[VIT_MODULE_ID_LEN]) {
     void *map = len ? mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
     close(fd);
     if (len && map == MAP_FAILED) return vit_ctx_fail(ctx, VIT_ERR_IO, "%s: cannot map: %s", path, strerror(errno));
-    hash_bytes(&h, map, len);
+    ix_hash_mem(map, len, hex);
     if (len) munmap(map, len);
-    hash_hex(&h, hex);
     return VIT_OK;
 }
 

@@ -35,7 +35,9 @@ void ix_clean_temps(const char *dir);
 
 /* The canonical option string of a decomposition (defaults filled in). */
 void ix_opts_key(const vit_decomp_opts *o, char *buf, size_t len);
-/* 32 hex digits of a file's content hash; VIT_ERR_IO with a message when unreadable. */
+/* 32 hex digits of the content hash of len bytes at p (p may be NULL when len is 0). */
+void ix_hash_mem(const void *p, size_t len, char hex[VIT_MODULE_ID_LEN]);
+/* The same hash of a file's content; VIT_ERR_IO with a message when unreadable. */
 int ix_hash_file(vit_ctx *ctx, const char *path, char hex[VIT_MODULE_ID_LEN]);
 /* The module id from the two file hashes and the options key. */
 void ix_combine_id(const char *module_hash, const char *weights_hash, const char *opts_key,
