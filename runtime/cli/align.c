@@ -7,7 +7,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -64,14 +63,9 @@ static int parse_double(const char *opt, const char *v, double lo, double hi, do
  * state (checkpoint.safetensors); files appear only by atomic rename, so a
  * run killed at any moment leaves a usable state.  Removed on success. ---- */
 
-static volatile sig_atomic_t interrupted;
-static void on_signal(int sig) {
-    (void)sig;
-    interrupted = 1;
-}
 static int is_interrupted(void *ud) {
     (void)ud;
-    return interrupted;
+    return cli_interrupted;
 }
 
 #define PART_FMT "targets-%09d.safetensors"
@@ -239,7 +233,7 @@ static int targets_resumable(const CliClip *clip, char **images, int n, const ch
         if (cli_clip_run(r, images + done, nb, emb + (size_t)done * (size_t)*edim)) { rc = -1; break; }
         done += nb;
         cli_progress_update(&pr, done);
-        int stop = interrupted;
+        int stop = cli_interrupted;
         if (done == n || stop || due(last, cost, every)) {
             double t0 = cli_now();
             if (targets_save(dir, key, emb, saved, done - saved, *edim)) rc = -1;
@@ -339,7 +333,7 @@ static int train(const CliContrib *c, const CliClip *clip, char **images, int ni
     if (!ck || partial_open(dir)) goto done;
     int tr = targets_resumable(clip, images, nimg, dir, o->checkpoint_every, &targets, &edim);
     if (tr < 0) goto done;
-    if (tr || interrupted) {
+    if (tr || cli_interrupted) {
         fprintf(stderr, "vitrun: align: interrupted while computing the CLIP targets; those computed are saved in %s; run the same "
                         "command again to continue\n", dir);
         rc = 130;
@@ -418,15 +412,9 @@ int cmd_align(int argc, char **argv) {
     size_t len = strlen(out) + 16;
     if (!(dir = malloc(len))) { fprintf(stderr, "vitrun: out of memory\n"); goto done; }
     snprintf(dir, len, "%s.partial", out);
-    struct sigaction sa = {0}, old_int, old_term;
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C stops at once */
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    cli_catch_interrupts();
     rc = train(&c, &clip, images, nimg, &o, out, dir);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    cli_release_interrupts();
 done:
     free(args), free(dir);
     cli_free_lines(images, nimg);

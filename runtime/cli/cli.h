@@ -6,6 +6,7 @@
 #ifndef VIT_CLI_H
 #define VIT_CLI_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -35,6 +36,13 @@ typedef struct {
 void cli_progress_start(CliProgress *p, const char *label, int64_t total);
 void cli_progress_update(CliProgress *p, int64_t done);
 void cli_progress_done(CliProgress *p, int64_t done);
+
+/* Ctrl-C and SIGTERM set cli_interrupted (a second Ctrl-C stops at once)
+ * between cli_catch_interrupts and cli_release_interrupts, which restores
+ * the handlers that were there before. */
+extern volatile sig_atomic_t cli_interrupted;
+void cli_catch_interrupts(void);
+void cli_release_interrupts(void);
 
 /* Seconds on a monotonic clock. */
 double cli_now(void);

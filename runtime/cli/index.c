@@ -3,7 +3,6 @@
  * indexes).  The work is vit_index_build / vit_index_merge (runtime/app/);
  * this file parses arguments, draws the progress bar, turns Ctrl-C into a
  * clean stop and prints the per-stage timing. */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,11 +31,6 @@ static void index_usage(FILE *o) {
             "                        join the results with vitrun merge)\n");
 }
 
-static volatile sig_atomic_t interrupted;
-static void on_signal(int sig) {
-    (void)sig;
-    interrupted = 1;
-}
 
 typedef struct {
     CliProgress bar;
@@ -50,7 +44,7 @@ static int on_progress(void *ud, int64_t done, int64_t todo) {
         ui->started = 1;
     }
     cli_progress_update(&ui->bar, done);
-    return interrupted;
+    return cli_interrupted;
 }
 
 static void on_warn(void *ud, const char *msg) {
@@ -117,17 +111,11 @@ int cmd_index(int argc, char **argv) {
     o.progress = on_progress;
     o.warn = on_warn;
     o.ud = &ui;
-    struct sigaction sa = {0}, old_int, old_term;
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C stops at once */
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    cli_catch_interrupts();
     vit_ctx *ctx = vit_ctx_new();
     vit_index_stats st;
     int rc = vit_index_build(ctx, module, weights, dir, out, &o, &st);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    cli_release_interrupts();
     if (ui.started && !rc) cli_progress_done(&ui.bar, st.done);
     else if (ui.started && ui.bar.tty) fprintf(stderr, "\n");
     if (rc) {

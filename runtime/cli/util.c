@@ -147,3 +147,26 @@ int cli_parse_int(const char *opt, const char *val, int lo, int hi, int *out) {
     *out = (int)v;
     return 0;
 }
+
+/* ---- interrupts ---- */
+volatile sig_atomic_t cli_interrupted;
+static struct sigaction saved_int, saved_term;
+
+static void on_interrupt(int sig) {
+    (void)sig;
+    cli_interrupted = 1;
+}
+
+void cli_catch_interrupts(void) {
+    struct sigaction sa = {0};
+    sa.sa_handler = on_interrupt;
+    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C stops at once */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &saved_int);
+    sigaction(SIGTERM, &sa, &saved_term);
+}
+
+void cli_release_interrupts(void) {
+    sigaction(SIGINT, &saved_int, NULL);
+    sigaction(SIGTERM, &saved_term, NULL);
+}
