@@ -260,7 +260,7 @@ static void nest_collapse(Nest *n) {
 }
 
 static void nest_level(Cg *c, const Nest *n, int d, LLVMValueRef *off, NestBody body, void *ud) {
-    if (d == n->rank) {
+    if (d >= n->rank || d >= IR_MAX_RANK) { /* rank <= IR_MAX_RANK; the second test lets the compiler see it */
         body(c, off, ud);
         return;
     }

@@ -111,7 +111,7 @@ void toy_scene(const ToyOpts *o, int index, ToyScene *s) {
     }
     if (o->split == TOY_SPLIT_UNIFORM) s->colour = toy_below(&r, TOY_NCOLOURS);
     s->pattern = toy_below(&r, TOY_NPATTERNS);
-    int rmin = size / 8, rmax = size / 4 + size / 16, margin = size / 16;
+    int rmin = size / 4, rmax = 3 * size / 8, margin = size / 16;
     s->r = rmin + toy_below(&r, rmax - rmin + 1);
     int lo = s->r + margin, hi = size - s->r - margin;
     s->cx = lo + toy_below(&r, hi - lo + 1);
@@ -201,8 +201,23 @@ static int toy_pattern_at(const ToyScene *s, int x, int y) {
     return 0;
 }
 
+void toy_outline_rgb(int colour, unsigned char rgb[3]) {
+    const unsigned char *c = toy_colour_rgb[colour];
+    int luma = (299 * c[0] + 587 * c[1] + 114 * c[2]) / 1000;
+    for (int k = 0; k < 3; k++) rgb[k] = (unsigned char)(luma < 60 ? (c[k] + 3 * 255) / 4 : c[k] / 5);
+}
+
+int toy_on_outline(const ToyScene *s, int x, int y) {
+    int w = s->size / 32 > 1 ? s->size / 32 : 1;
+    for (int dy = -w; dy <= w; dy++)
+        for (int dx = -w; dx <= w; dx++)
+            if (!toy_inside(s, x + dx, y + dy)) return 1;
+    return 0;
+}
+
 void toy_object_rgb(const ToyScene *s, int x, int y, unsigned char rgb[3]) {
-    if (toy_pattern_at(s, x, y)) toy_pattern_rgb(s->colour, rgb);
+    if (toy_on_outline(s, x, y)) toy_outline_rgb(s->colour, rgb);
+    else if (toy_pattern_at(s, x, y)) toy_pattern_rgb(s->colour, rgb);
     else memcpy(rgb, toy_colour_rgb[s->colour], 3);
 }
 

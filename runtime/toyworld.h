@@ -73,9 +73,16 @@ int toy_opts_check(const ToyOpts *o, char *err, size_t errlen);
 void toy_scene(const ToyOpts *o, int index, ToyScene *s);
 /* 1 when pixel (x, y) belongs to the object. */
 int toy_inside(const ToyScene *s, int x, int y);
-/* The object's colour at pixel (x, y) (meaningful where toy_inside): the
- * colour, or for striped / dotted / checkered pixels its pattern shade. */
+/* The object's colour at pixel (x, y) (meaningful where toy_inside): its
+ * outline colour within the outline, else the colour, or for striped /
+ * dotted / checkered pixels its pattern shade. */
 void toy_object_rgb(const ToyScene *s, int x, int y, unsigned char rgb[3]);
+/* 1 when pixel (x, y) of the object lies on its outline: within size / 32
+ * pixels (at least 1, Chebyshev distance) of a pixel outside it. */
+int toy_on_outline(const ToyScene *s, int x, int y);
+/* The outline colour: a fifth of the colour's value, or three quarters of
+ * the way to white for dark colours. */
+void toy_outline_rgb(int colour, unsigned char rgb[3]);
 /* The pattern shade of a colour: half its value, or half-way to white for
  * dark colours. */
 void toy_pattern_rgb(int colour, unsigned char rgb[3]);
