@@ -18,7 +18,7 @@ zero-shot per attribute through vitc / vitrun.
    learning rate, fixed seeds, 1 thread.  The image tower's attention starts
    from a mimetic initialisation with a 2-D sin-cos position embedding
    (mimetic_init); batches are anchors each followed by images that differ
-   from it in exactly one attribute (--group; shape half of the time).
+   from it in exactly one attribute (--group; shape and pattern 3/8 of the time each, --hard-weights).
    --partial P replaces a caption, with probability P, by one naming a random
    subset of the attributes ("a striped triangle").  Images go through the
    spec's eval transform (OpenCLIP's: bicubic resize of the 64 px PNGs to 32,
@@ -211,15 +211,15 @@ def zero_shot(img_emb, classifiers, recs):
 # ---------------------------------------------------------------------------- batches
 
 ATTRS = ['shape', 'colour', 'pattern', 'background']
-# which attribute a hard negative differs in: shape half of the time
-HARD_WEIGHTS = [4, 1, 2, 1]
+# which attribute a hard negative differs in: shape and pattern 3/8 of the time each
+HARD_WEIGHTS = [3, 1, 3, 1]
 
 
-def batches(recs, batch, group, gen):
+def batches(recs, batch, group, gen, weights=HARD_WEIGHTS):
     """One epoch of batches of indices.  group 1: a random permutation cut into
     batches.  group g > 1: batch / g anchors from a random permutation, each
     followed by g - 1 images equal to it in three attributes and different in
-    the fourth (shape, colour, pattern, background with weights HARD_WEIGHTS):
+    the fourth (shape, colour, pattern, background with `weights`):
     negatives that only that attribute tells apart."""
     n = len(recs)
     perm = torch.randperm(n, generator=gen).tolist()
@@ -230,7 +230,7 @@ def batches(recs, batch, group, gen):
     for i, k in enumerate(keys):
         for a in range(4):
             by_rest.setdefault((a, k[:a] + k[a + 1:]), []).append(i)
-    w = torch.tensor(HARD_WEIGHTS, dtype=torch.float64)
+    w = torch.tensor(weights, dtype=torch.float64)
     out, cur = [], []
     for i in perm[:n // group]:
         a = int(torch.multinomial(w, 1, generator=gen))
@@ -251,7 +251,7 @@ def main():
     ap.add_argument('--work', help='keep the data sets and modules here (default: a temporary directory)')
     ap.add_argument('--train', type=int, default=20000)
     ap.add_argument('--test', type=int, default=1000)
-    ap.add_argument('--epochs', type=int, default=8)
+    ap.add_argument('--epochs', type=int, default=10)
     ap.add_argument('--batch', type=int, default=64)
     ap.add_argument('--lr', type=float, default=1e-3)
     ap.add_argument('--size', type=int, default=32, help='image tower input size (the PNGs stay 64 px)')
@@ -261,6 +261,8 @@ def main():
     ap.add_argument('--heads', type=int, default=3)
     ap.add_argument('--group', type=int, default=4,
                     help='batches of anchors each with group - 1 images that differ from it in one attribute')
+    ap.add_argument('--hard-weights', default=':'.join(map(str, HARD_WEIGHTS)),
+                    help='relative frequency of the attribute the group\'s images differ in: shape:colour:pattern:background')
     ap.add_argument('--partial', type=float, default=0.0,
                     help='probability that a training caption names a random subset of the attributes')
     ap.add_argument('--init', choices=['openclip', 'mimetic'], default='mimetic',
@@ -334,8 +336,10 @@ def main():
         print('data: %d train (%d distinct captions), %d test; vocabulary %d tokens (%d merges); %.0f s' % (
             len(recs_tr), len(cap_index), len(recs_te), nvocab, len(merges), t_data), flush=True)
 
+        hard = [float(x) for x in a.hard_weights.split(':')]
+        assert len(hard) == 4 and min(hard) >= 0 and sum(hard) > 0, '--hard-weights: four non-negative numbers'
         opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=0.1)
-        steps = a.epochs * len(batches(recs_tr, a.batch, a.group, torch.Generator().manual_seed(0)))
+        steps = a.epochs * len(batches(recs_tr, a.batch, a.group, torch.Generator().manual_seed(0), hard))
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=steps, pct_start=0.1)
         gen = torch.Generator().manual_seed(0)
         rng = random.Random(0)
@@ -344,7 +348,7 @@ def main():
         for ep in range(a.epochs):
             model.train()
             tot, n = 0.0, 0
-            for b in batches(recs_tr, a.batch, a.group, gen):
+            for b in batches(recs_tr, a.batch, a.group, gen, hard):
                 idx = torch.tensor(b)
                 v = vals_tr[idx]
                 named = torch.ones(len(b), 4, dtype=torch.bool)
@@ -473,7 +477,7 @@ def main():
             ('epochs', a.epochs), ('batch', a.batch),
             ('batches', 'a random permutation' if a.group <= 1 else
              '%d anchors, each followed by %d images that differ from it only in the shape, colour, pattern or '
-             'background (weights %s)' % (a.batch // a.group, a.group - 1, ':'.join(map(str, HARD_WEIGHTS)))),
+             'background (weights %s)' % (a.batch // a.group, a.group - 1, a.hard_weights)),
             ('train_images', a.train), ('seed', 0), ('threads', a.threads),
             ('test_zero_shot_per_epoch', history),
             ('torch', torch.__version__), ('open_clip', oc.__version__),
