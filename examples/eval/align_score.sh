@@ -124,8 +124,8 @@ ${spear}
 is a query; images are ranked by the query's dot product with the summed aligned contributions of the feature's
 top-3 components by score; an image is relevant when its label has the queried value; mean over the feature's
 values. Chance: 1/6, 1/8, 1/4, 1/4. Target 0.8. The tiny DeiT is a two-class classifier (colour group, with a
-spurious background cue) on a backbone trained on the four attributes, which it learned unevenly (colour and
-background, pattern partly, shape hardly: its section above). The rows "all 17 components" use
+spurious background cue) on a backbone trained on the four attributes, which it learned unevenly (its
+section above: colour and background fully, pattern and shape less). The rows "all 17 components" use
 the whole (aligned) representation instead of the top 3: for the tiny CLIP that is its image embedding, the bound
 on what any choice of its components can reach with its own text tower.
 
