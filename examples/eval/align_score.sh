@@ -58,7 +58,7 @@ clipmatch=$("$V" describe "$W/test_clip" --pool $X/descriptions.txt "${TXT[@]}" 
             --labels "$W/test/labels.jsonl" --properties $PROPS 2>/dev/null | sed -n 's/^match rate \([0-9.]*\).*/\1/p')
 
 # (2) Spearman check, (3) retrieval
-spear="" ret="" all=""
+spear="" ret="" all="" tpl=""
 for m in deit clip; do
   al=(); [ $m = deit ] && al=(--aligner "$W/al2.safetensors")
   log "scoring and retrieving: $m"
@@ -77,6 +77,14 @@ for m in deit clip; do
     row+=" $p |"
   done
   ret+="$row"$'\n'
+  row="| $name, caption templates |"
+  for f in shape colour pattern background; do
+    p=$("$V" retrieve "$W/test_$m" "${al[@]}" --features $X/features.json --feature $f --each "${TXT[@]}" \
+        --templates $X/templates/$f.txt --labels "$W/test/labels.jsonl" --property $f -n 20 2>/dev/null |
+        sed -n 's/^mean precision@20 \([0-9.]*\).*/\1/p')
+    row+=" $p |"
+  done
+  tpl+="$row"$'\n'
   row="| $name, all 17 components |"
   for f in shape colour pattern background; do
     p=$("$V" retrieve "$W/test_$m" "${al[@]}" --features $X/features.json --feature $f --each "${TXT[@]}" --components 17 \
@@ -85,7 +93,7 @@ for m in deit clip; do
   done
   all+="$row"$'\n'
 done
-ret+="$all"
+ret+="$tpl$all"
 t1=$(date +%s)
 
 cat > "$OUT" <<EOF
@@ -123,7 +131,11 @@ ${spear}
 **(3) Text retrieval, precision@20** (\`vitrun retrieve --feature F --each -n 20\`): every description of the feature
 is a query; images are ranked by the query's dot product with the summed aligned contributions of the feature's
 top-3 components by score; an image is relevant when its label has the queried value; mean over the feature's
-values. Chance: 1/6, 1/8, 1/4, 1/4. Target 0.8. The tiny DeiT is a two-class classifier (colour group, with a
+values. Chance: 1/6, 1/8, 1/4, 1/4. Target 0.8. The rows "caption templates" embed every description (for the
+component ranking and as the query) through the captions' frame for that feature (examples/toy/templates/F.txt:
+every caption with the feature's slot left open, e.g. "a red striped {} on grass"; \`--templates\`), averaged: the
+reference code's image_retrieval_from_text.py likewise embeds its descriptions and queries through its templates
+file, and the tiny CLIP's zero-shot classifiers (its section) use the same frames. The tiny DeiT is a two-class classifier (colour group, with a
 spurious background cue) on a backbone trained on the four attributes, which it learned unevenly (its
 section above: colour and background fully, pattern and shape less). The rows "all 17 components" use
 the whole (aligned) representation instead of the top 3: for the tiny CLIP that is its image embedding, the bound
