@@ -6,7 +6,8 @@
 # the phase told by the files in ALIGNER.safetensors.partial/), then run to
 # the end, and one Ctrl-C'd run, resumed, must both write the reference's
 # bytes.  State of another run (other --seed or --lambda, a changed image)
-# is refused with a message naming the difference.
+# is refused with a message naming the difference, and so is a second run
+# on the same output while one is running.
 set -u
 B=${1:-build}
 T=$(mktemp -d)
@@ -92,6 +93,16 @@ if al -o "$o.safetensors" > "$T/log" 2>&1 && grep -q "600 of 600 CLIP targets we
    && grep -q "training resumed at step [1-9]" "$T/log" && same "$o"; then
   ok "resumed after Ctrl-C ($(grep -o 'resumed at step [0-9]*' "$T/log")): equal to the uninterrupted run"
 else bad "resumed after Ctrl-C"; cat "$T/log"; fi
+
+# a second run on the same output while the first runs is refused (the state directory's lock), and the first is unharmed
+o="$T/l"; P="$o.safetensors.partial"
+albg -o "$o.safetensors" > "$T/log" 2>&1; pid=$!
+for _ in $(seq 1 2000); do [ -e "$P/lock" ] && break; kill -0 $pid 2> /dev/null || break; sleep 0.005; done
+al -o "$o.safetensors" > "$T/log2" 2>&1; st=$?
+wait $pid; st1=$?
+if [ $st -eq 1 ] && grep -q "another vitrun align is writing this output now" "$T/log2" && [ $st1 -eq 0 ] && same "$o"; then
+  ok "a second run on the same output while the first runs: refused ($(grep -o 'another vitrun align is writing this output now' "$T/log2")); the first finished equal to the uninterrupted run"
+else bad "concurrent runs on one output: second status $st, first status $st1"; cat "$T/log2" "$T/log"; fi
 t2=$(date +%s.%N)
 awk -v a="$t0" -v b="$t1" -v c="$t2" 'BEGIN { printf "# uninterrupted run %.1f s; all the runs %.1f s\n", b - a, c - a }'
 echo "$pass passed, $fail failed"
