@@ -8,10 +8,12 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -118,31 +120,55 @@ static cJSON *folder_classes(const PathList *l, cJSON **labels) {
 
 /* 1 when dir holds an index manifest, 0 when it is absent (*created = 1 after making it) or empty;
  * else an error (status < 0 after the message). */
-int ix_prepare_out(vit_ctx *ctx, const char *dir, int *created) {
+/* Lock dir (flock on the directory itself, released when *lockfd is closed
+ * or the process ends): 0, or -1 with a message when another process holds it. */
+static int lock_dir(vit_ctx *ctx, const char *dir, int *lockfd) {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return vit_ctx_fail(ctx, VIT_ERR_IO, "%s: %s", dir, strerror(errno)), -1;
+    if (flock(fd, LOCK_EX | LOCK_NB)) {
+        if (errno == EWOULDBLOCK)
+            vit_ctx_fail(ctx, VIT_ERR_IO, "%s: another vitrun is writing this index now; wait for it to end, or choose another -o", dir);
+        else vit_ctx_fail(ctx, VIT_ERR_IO, "%s: cannot lock: %s", dir, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    *lockfd = fd;
+    return 0;
+}
+
+int ix_prepare_out(vit_ctx *ctx, const char *dir, int *created, int *lockfd) {
     struct stat sb;
     *created = 0;
+    *lockfd = -1;
     if (stat(dir, &sb)) {
         if (errno != ENOENT || mkdir(dir, 0777)) {
             vit_ctx_fail(ctx, VIT_ERR_IO, "%s: cannot create the index directory: %s", dir, strerror(errno));
             return -1;
         }
         *created = 1;
+        if (lock_dir(ctx, dir, lockfd)) { rmdir(dir); *created = 0; return -1; }
         return 0;
     }
     if (!S_ISDIR(sb.st_mode)) { vit_ctx_fail(ctx, VIT_ERR_IO, "%s: exists and is not a directory", dir); return -1; }
+    /* before anything is read or cleaned: another process may be writing here */
+    if (lock_dir(ctx, dir, lockfd)) return -1;
     char *man = ix_join(dir, IX_MANIFEST);
     int has = man && access(man, F_OK) == 0;
     free(man);
     if (has) return 1;
     DIR *d = opendir(dir);
-    if (!d) { vit_ctx_fail(ctx, VIT_ERR_IO, "%s: %s", dir, strerror(errno)); return -1; }
+    if (!d) { vit_ctx_fail(ctx, VIT_ERR_IO, "%s: %s", dir, strerror(errno)); close(*lockfd), *lockfd = -1; return -1; }
     struct dirent *de;
     int empty = 1;
     while (empty && (de = readdir(d))) empty = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || ix_is_temp(de->d_name);
     closedir(d);
     if (empty) ix_clean_temps(dir); /* a run killed before its first manifest */
-    if (!empty) { vit_ctx_fail(ctx, VIT_ERR_IO, "%s: not empty and not an index (no " IX_MANIFEST "): choose a new directory", dir); return -1; }
-    if (access(dir, W_OK)) { vit_ctx_fail(ctx, VIT_ERR_IO, "%s: %s", dir, strerror(errno)); return -1; }
+    if (!empty || access(dir, W_OK)) {
+        if (!empty) vit_ctx_fail(ctx, VIT_ERR_IO, "%s: not empty and not an index (no " IX_MANIFEST "): choose a new directory", dir);
+        else vit_ctx_fail(ctx, VIT_ERR_IO, "%s: %s", dir, strerror(errno));
+        close(*lockfd), *lockfd = -1;
+        return -1;
+    }
     return 0;
 }
 
@@ -401,7 +427,7 @@ int vit_index_build(vit_ctx *ctx, const char *module, const char *weights, const
     char *done = NULL;
     int64_t *bfirst = NULL;
     int *bn = NULL;
-    int created = 0, wrote = 0, rc;
+    int created = 0, wrote = 0, rc, lockfd = -1;
     Reader r = {0};
     struct stat sb;
     if (stat(images, &sb)) { rc = vit_ctx_fail(ctx, VIT_ERR_IO, "%s: %s", images, strerror(errno)); goto done; }
@@ -424,7 +450,7 @@ int vit_index_build(vit_ctx *ctx, const char *module, const char *weights, const
     ix_combine_id(mh, wh, key, id);
     man = new_manifest(id, mh, wh, module, weights, images, &o, oname, b.ncomp, b.dim, vit_model_components_json(m), o.chunk, &l);
     if (!man) { rc = vit_ctx_fail(ctx, VIT_ERR_MEM, "out of memory"); goto done; }
-    int has = ix_prepare_out(ctx, out, &created);
+    int has = ix_prepare_out(ctx, out, &created, &lockfd);
     if (has < 0) { rc = VIT_ERR_IO; goto done; }
     int nchunks = (int)((l.n + o.chunk - 1) / o.chunk);
     done = calloc((size_t)nchunks + 1, 1);
@@ -562,5 +588,6 @@ done:
         free(mp);
         rmdir(out);
     }
+    if (lockfd >= 0) close(lockfd);
     return rc;
 }

@@ -25,9 +25,10 @@ int ix_manifest_load(vit_ctx *ctx, const char *dir, cJSON **out);
 int ix_manifest_save(vit_ctx *ctx, const char *dir, const cJSON *man);
 /* Order the "shards" entries by chunk. */
 void ix_manifest_sort(cJSON *man);
-/* Make ready an output directory: 1 when it holds a manifest, 0 when absent (then made,
- * *created = 1) or empty, -1 with a message otherwise. */
-int ix_prepare_out(vit_ctx *ctx, const char *dir, int *created);
+/* Make ready an output directory and lock it (*lockfd, to close when done;
+ * another process holding the lock is refused): 1 when it holds a manifest,
+ * 0 when absent (then made, *created = 1) or empty, -1 with a message otherwise. */
+int ix_prepare_out(vit_ctx *ctx, const char *dir, int *created, int *lockfd);
 /* 1 for the name of a temporary file of ours (a manifest or shard being written). */
 int ix_is_temp(const char *name);
 /* Remove temporary files an interrupted writer left in dir. */

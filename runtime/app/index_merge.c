@@ -45,7 +45,7 @@ int vit_index_merge(vit_ctx *ctx, const char *out, const char *const *inputs, in
     cJSON **man = calloc((size_t)n, sizeof *man);
     int *owner = NULL;
     char **made = NULL; /* files created in out, removed on failure */
-    int nmade = 0, created = 0, rc = VIT_OK, nchunks = 0;
+    int nmade = 0, created = 0, rc = VIT_OK, nchunks = 0, lockfd = -1;
     cJSON *res = NULL;
     if (!man) return vit_ctx_fail(ctx, VIT_ERR_MEM, "out of memory");
     for (int i = 0; i < n && !rc; i++) {
@@ -104,7 +104,7 @@ int vit_index_merge(vit_ctx *ctx, const char *out, const char *const *inputs, in
                           cJSON_IsString(img) ? img->valuestring : "?");
         goto done;
     }
-    int has = ix_prepare_out(ctx, out, &created);
+    int has = ix_prepare_out(ctx, out, &created, &lockfd);
     if (has) {
         if (has > 0) rc = vit_ctx_fail(ctx, VIT_ERR_ARG, "%s already holds an index: merge into a new directory", out);
         else rc = VIT_ERR_IO;
@@ -144,6 +144,7 @@ done:
         for (int i = 0; i < nmade; i++) unlink(made[i]);
         if (created) rmdir(out);
     }
+    if (lockfd >= 0) close(lockfd);
     for (int i = 0; i < nmade; i++) free(made[i]);
     free(made);
     free(owner);

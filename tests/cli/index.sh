@@ -3,7 +3,8 @@
 # images: an uninterrupted run is the reference; runs killed with SIGKILL at
 # several points (and one with a shard written but not yet listed, plus
 # stale temporary files), a Ctrl-C'd run, and three --shard runs merged must
-# all end byte for byte equal to it.  Then each kind of bad input: a clear
+# all end byte for byte equal to it; a second run on the same output while
+# one runs is refused.  Then each kind of bad input: a clear
 # message, a non-zero exit and no output left behind.
 set -u
 B=${1:-build}
@@ -80,6 +81,17 @@ if [ $st -eq 130 ] && grep -q "interrupted: .* images are in .*run the same comm
    && ix -o "$d" > "$T/log2" 2>&1 && same "$T/ref" "$d"; then
   ok "SIGINT: status 130, $(grep -o 'interrupted: [0-9]* of [0-9]*' "$T/log"); rerun equal to the uninterrupted run"
 else bad "SIGINT (status $st)"; cat "$T/log" "$T/log2" 2> /dev/null; fi
+
+# a second run on the same output while the first runs: refused (the directory's lock), nothing of the first harmed
+d="$T/two"
+ixbg -o "$d" > "$T/log" 2>&1
+pid=$!
+for _ in $(seq 1 3000); do [ "$(nshards "$d")" -ge 1 ] && break; kill -0 $pid 2> /dev/null || break; sleep 0.005; done
+ix -o "$d" > "$T/log2" 2>&1; st=$?
+wait $pid; st1=$?
+if [ $st -ne 0 ] && grep -q "another vitrun is writing this index now" "$T/log2" && [ $st1 -eq 0 ] && same "$T/ref" "$d"; then
+  ok "a second run on the same output while the first runs: refused; the first finished equal to the uninterrupted run"
+else bad "concurrent runs on one output (second status $st, first $st1)"; cat "$T/log2" "$T/log"; fi
 
 # --shard i/n runs on the same folder, merged
 okk=1
