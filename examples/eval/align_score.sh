@@ -70,6 +70,12 @@ for m in deit clip; do
   avg=$(echo "$line" | sed -n 's/.*average \([-0-9.na]*\).*/\1/p')
   name=$([ $m = deit ] && echo "tiny DeiT (aligned, lambda = 1)" || echo "tiny CLIP (own components)")
   spear+="| $name | $within | $avg | $(b shape) | $(b colour) | $(b pattern) | $(b background) |"$'\n'
+  "$V" score "$W/test_$m" "${al[@]}" --features $X/features_captions.json "${TXT[@]}" --validate "${CLIP[@]}" \
+    -o "$W/score_${m}_captions.json" > "$W/score_${m}_captions.log" 2>/dev/null
+  within=$(sed -n 's/^  within components \(.*\)/\1/p' "$W/score_${m}_captions.log")
+  line=$(grep "^  between components:" "$W/score_${m}_captions.log")
+  avg=$(echo "$line" | sed -n 's/.*average \([-0-9.na]*\).*/\1/p')
+  spear+="| $name, caption templates | $within | $avg | $(b shape) | $(b colour) | $(b pattern) | $(b background) |"$'\n'
   row="| $name |"
   for f in shape colour pattern background; do
     p=$("$V" retrieve "$W/test_$m" "${al[@]}" --features $X/features.json --feature $f --each "${TXT[@]}" \
@@ -79,8 +85,8 @@ for m in deit clip; do
   ret+="$row"$'\n'
   row="| $name, caption templates |"
   for f in shape colour pattern background; do
-    p=$("$V" retrieve "$W/test_$m" "${al[@]}" --features $X/features.json --feature $f --each "${TXT[@]}" \
-        --templates $X/templates/$f.txt --labels "$W/test/labels.jsonl" --property $f -n 20 2>/dev/null |
+    p=$("$V" retrieve "$W/test_$m" "${al[@]}" --features $X/features_captions.json --feature $f --each "${TXT[@]}" \
+        --labels "$W/test/labels.jsonl" --property $f -n 20 2>/dev/null |
         sed -n 's/^mean precision@20 \([0-9.]*\).*/\1/p')
     row+=" $p |"
   done
@@ -123,7 +129,8 @@ ${abl}
 image_retrieval_from_text_quant.py, with all descriptions of each feature): Spearman correlation between the scoring
 function and the correlation of each component's projection on each description with CLIP's image-text
 similarity; within components (ordering of the features, mean over components) and between components (ordering of
-the components, per feature, and their mean).
+the components, per feature, and their mean). The rows "caption templates" embed the descriptions through the captions' frames
+(examples/toy/features_captions.json), as the reference embeds them through its templates.
 
 | model | within components | between components (average) | shape | colour | pattern | background |
 | --- | --- | --- | --- | --- | --- | --- |
@@ -135,7 +142,8 @@ values. Chance: 1/6, 1/8, 1/4, 1/4. Target 0.8. The rows "caption templates" emb
 component ranking and as the query) through the captions' frame for that feature (examples/toy/templates/F.txt:
 every caption with the feature's slot left open, e.g. "a red striped {} on grass"; \`--templates\`), averaged: the
 reference code's image_retrieval_from_text.py likewise embeds its descriptions and queries through its templates
-file, and the tiny CLIP's zero-shot classifiers (its section) use the same frames. The tiny DeiT is a two-class classifier (colour group, with a
+file, and the tiny CLIP's zero-shot classifiers (its section) use the same frames
+(examples/toy/features_captions.json: the features with their templates files). The tiny DeiT is a two-class classifier (colour group, with a
 spurious background cue) on a backbone trained on the four attributes, which it learned unevenly (its
 section above: colour and background fully, pattern and shape less). The rows "all 17 components" use
 the whole (aligned) representation instead of the top 3: for the tiny CLIP that is its image embedding, the bound

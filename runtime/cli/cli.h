@@ -168,13 +168,17 @@ float *cli_aligned(const CliContrib *c, const char *aligner, int *edim);
 int cli_check_edim(const char *what, int edim, int want);
 
 /* Features: a JSON object {"name": ["description", ...]} or a text file per
- * feature (its name the file's stem, one description a line).  A feature
- * with fewer than 2 descriptions is refused. */
+ * feature (its name the file's stem, one description a line).  In the JSON
+ * a feature may also be {"descriptions": [...], "templates": "FILE"}: its
+ * descriptions are embedded through those templates (the path relative to
+ * the JSON file), in place of --templates.  A feature with fewer than 2
+ * descriptions is refused. */
 typedef struct {
     char *name;
     char **desc;
     int k;
-    float *emb; /* [k, edim] after cli_features_embed */
+    float *emb;      /* [k, edim] after cli_features_embed */
+    char *templates; /* the feature's own templates file, or NULL */
 } CliFeature;
 int cli_features_load(char **paths, int npaths, CliFeature **out, int *n);
 int cli_features_embed(const CliClip *o, CliFeature *f, int nf, int *edim);

@@ -284,7 +284,7 @@ static int feature_add(CliFeature **fs, int *nf, char *name, char **desc, int k,
     CliFeature *n2 = realloc(*fs, sizeof(CliFeature) * (size_t)(*nf + 1));
     if (!n2) { fprintf(stderr, "vitrun: out of memory\n"); free(name), cli_free_lines(desc, k); return -1; }
     *fs = n2;
-    (*fs)[(*nf)++] = (CliFeature){name, desc, k, NULL};
+    (*fs)[(*nf)++] = (CliFeature){name, desc, k, NULL, NULL};
     return 0;
 }
 
@@ -312,7 +312,32 @@ int cli_features_load(char **paths, int npaths, CliFeature **out, int *nout) {
                 cJSON_Delete(j);
                 goto fail;
             }
-            for (cJSON *it = j->child; it; it = it->next) {
+            for (cJSON *entry = j->child; entry; entry = entry->next) {
+                const cJSON *it = entry, *tp = NULL;
+                char *tpath = NULL;
+                if (cJSON_IsObject(entry)) { /* {"descriptions": [...], "templates": "FILE"} */
+                    it = cJSON_GetObjectItemCaseSensitive(entry, "descriptions");
+                    tp = cJSON_GetObjectItemCaseSensitive(entry, "templates");
+                    if (!it || (tp && (!cJSON_IsString(tp) || !*tp->valuestring))) {
+                        fprintf(stderr, "vitrun: %s: feature '%s': an object needs \"descriptions\" (a list) and may have \"templates\" "
+                                        "(a file name)\n", paths[p], entry->string);
+                        cJSON_Delete(j);
+                        goto fail;
+                    }
+                    if (tp) {
+                        const char *slash = strrchr(paths[p], '/');
+                        size_t dl = slash && tp->valuestring[0] != '/' ? (size_t)(slash - paths[p]) + 1 : 0;
+                        tpath = malloc(dl + strlen(tp->valuestring) + 1);
+                        if (tpath) memcpy(tpath, paths[p], dl), strcpy(tpath + dl, tp->valuestring);
+                        if (!tpath || access(tpath, R_OK)) {
+                            fprintf(stderr, "vitrun: %s: feature '%s': templates %s: %s\n", paths[p], entry->string,
+                                    tpath ? tpath : tp->valuestring, tpath ? strerror(errno) : "out of memory");
+                            free(tpath);
+                            cJSON_Delete(j);
+                            goto fail;
+                        }
+                    }
+                }
                 int k = cJSON_GetArraySize(it), bad = !cJSON_IsArray(it);
                 char **d = calloc((size_t)(k > 0 ? k : 1), sizeof(char *));
                 for (int i = 0; i < k && !bad; i++) {
@@ -321,12 +346,14 @@ int cli_features_load(char **paths, int npaths, CliFeature **out, int *nout) {
                     else d[i] = strdup(s);
                 }
                 if (bad) {
-                    fprintf(stderr, "vitrun: %s: feature '%s' must be a list of non-empty strings\n", paths[p], it->string);
+                    fprintf(stderr, "vitrun: %s: feature '%s' must be a list of non-empty strings\n", paths[p], entry->string);
                     cli_free_lines(d, k);
+                    free(tpath);
                     cJSON_Delete(j);
                     goto fail;
                 }
-                if (feature_add(out, nout, strdup(it->string), d, k, paths[p])) { cJSON_Delete(j); goto fail; }
+                if (feature_add(out, nout, strdup(entry->string), d, k, paths[p])) { free(tpath); cJSON_Delete(j); goto fail; }
+                (*out)[*nout - 1].templates = tpath;
             }
             cJSON_Delete(j);
         } else {
@@ -345,13 +372,16 @@ fail:
 }
 
 void cli_features_free(CliFeature *f, int n) {
-    for (int i = 0; f && i < n; i++) free(f[i].name), cli_free_lines(f[i].desc, f[i].k), free(f[i].emb);
+    for (int i = 0; f && i < n; i++) free(f[i].name), cli_free_lines(f[i].desc, f[i].k), free(f[i].emb), free(f[i].templates);
     free(f);
 }
 
 int cli_features_embed(const CliClip *o, CliFeature *f, int nf, int *edim) {
-    for (int i = 0; i < nf; i++)
-        if (!(f[i].emb = cli_embed(o, f[i].desc, f[i].k, edim))) return -1;
+    for (int i = 0; i < nf; i++) {
+        CliClip c = *o;
+        if (f[i].templates) c.templates = f[i].templates;
+        if (!(f[i].emb = cli_embed(&c, f[i].desc, f[i].k, edim))) return -1;
+    }
     return 0;
 }
 

@@ -24,7 +24,8 @@ static void usage(FILE *f) {
             "COMPS (and P): vitrun decompose -o output, or a component index directory (vitrun index).\n"
             "Text queries: the components are ranked by the scoring function for the feature and the G-th group of\n"
             "--components consecutive ones is used (G = 0: the top ones).  --query may be repeated; --each queries every\n"
-            "description of the feature.  --probe: the components of a reference image (vitrun decompose -o of that image;\n"
+            "description of the feature; texts go through --templates, or the feature's own templates when F gives them\n"
+            "({\"name\": {\"descriptions\": [...], \"templates\": \"FILE\"}}).  --probe: the components of a reference image (vitrun decompose -o of that image;\n"
             "--probe-index I picks its I-th image) ranked with score(feature) - max(0, max over other features); needs every\n"
             "feature of F.  Images (the ones COMPS was computed on, in order) name the results and fill the grid.\n"
             "--labels, --property: precision@n, an image being relevant when the query text names its value of KEY (for a\n"
@@ -155,7 +156,11 @@ int cmd_retrieve(int argc, char **argv) {
         if (probe_index >= pc.n) { fprintf(stderr, "vitrun: retrieve: --probe-index %d: %s holds %d images\n", probe_index, probe, pc.n); goto done; }
         probe_c = pc.contrib + (size_t)probe_index * (size_t)pc.ncomp * (size_t)pc.dim;
     } else if (probe_self >= 0) probe_c = c.contrib + (size_t)probe_self * (size_t)c.ncomp * (size_t)c.dim;
-    else if (!(qemb = cli_embed(&clip, queries, nq, &tdim))) goto done;
+    else {
+        CliClip qc = clip; /* the queries are values of the feature: through its own templates when it has them */
+        if (feats[fi].templates) qc.templates = feats[fi].templates;
+        if (!(qemb = cli_embed(&qc, queries, nq, &tdim))) goto done;
+    }
     j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "feature", feature);
     cJSON *ju = cJSON_AddArrayToObject(j, "components"), *jq = cJSON_AddArrayToObject(j, "queries");

@@ -72,6 +72,16 @@ printf 'red\nblue\ngreen\n' > "$T/colour.txt"; printf 'on sky\non water\n' > "$T
 run "score with feature files" "$B/vitrun" score "$T/deit.safetensors" --aligner "$T/al.safetensors" --features "$T/colour.txt" --features "$T/bg.txt" "${TXT[@]}" --top 2
 grep -q "^colour (3 descriptions)" "$T/log" && grep -q "^bg (2 descriptions)" "$T/log" && ok "features named by file stem" || bad "feature files"
 
+# a feature with its own templates (path relative to the JSON) scores as the plain feature with --templates
+mkdir -p "$T/ft"; printf '{} plain circle on grass\n{} striped square on sand\n' > "$T/ft/tpl.txt"
+printf '{"colour": {"descriptions": ["a red", "a blue", "a green"], "templates": "tpl.txt"}}\n' > "$T/ft/f.json"
+printf '{"colour": ["a red", "a blue", "a green"]}\n' > "$T/ft/plain.json"
+"$B/vitrun" score "$T/clip.safetensors" --features "$T/ft/f.json" "${TXT[@]}" > "$T/ft/a.txt" 2> /dev/null &&
+"$B/vitrun" score "$T/clip.safetensors" --features "$T/ft/plain.json" --templates "$T/ft/tpl.txt" "${TXT[@]}" > "$T/ft/b.txt" 2> /dev/null &&
+"$B/vitrun" score "$T/clip.safetensors" --features "$T/ft/plain.json" "${TXT[@]}" > "$T/ft/c.txt" 2> /dev/null
+if cmp -s "$T/ft/a.txt" "$T/ft/b.txt" && ! cmp -s "$T/ft/a.txt" "$T/ft/c.txt"; then ok "a feature's own templates: the scores of --templates, not those without"
+else bad "a feature's own templates"; diff "$T/ft/a.txt" "$T/ft/b.txt" | head -5; fi
+
 # retrieve: text queries within a feature, precision from the labels, a grid of the top images
 run "retrieve text" "$B/vitrun" retrieve "$T/clip.safetensors" --features $X/features.json --feature colour --each "${TXT[@]}" \
   --labels "$T/set/labels.jsonl" --property colour "${IMGS[@]}" -n 10 --grid "$T/grid.png" -o "$T/ret.json"
@@ -104,6 +114,12 @@ expect "aligner of other dimensions on an index" "the aligner maps 17 components
 printf '{"colour": ["red", "blue"], "shape": ["a circle"]}\n' > "$T/one.json"
 expect "feature with one description" "feature 'shape' has 1 description; a feature needs at least 2" \
   "$B/vitrun" score "$T/clip.safetensors" --features "$T/one.json" "${TXT[@]}" -o "$T/out.json"
+printf '{"colour": {"descriptions": ["red", "blue"], "templates": "missing.txt"}}\n' > "$T/ft/bad.json"
+expect "a feature's templates file missing" "feature 'colour': templates .*missing.txt: No such file" \
+  "$B/vitrun" score "$T/clip.safetensors" --features "$T/ft/bad.json" "${TXT[@]}" -o "$T/out.json"
+printf '{"colour": {"templates": "tpl.txt"}}\n' > "$T/ft/bad.json"
+expect "a feature object without descriptions" "feature 'colour': an object needs \"descriptions\"" \
+  "$B/vitrun" score "$T/clip.safetensors" --features "$T/ft/bad.json" "${TXT[@]}" -o "$T/out.json"
 printf 'red\n' > "$T/lonely.txt"
 expect "feature file with one description" "feature 'lonely' has 1 description" \
   "$B/vitrun" retrieve "$T/clip.safetensors" --features "$T/lonely.txt" --feature lonely --query red "${TXT[@]}" -o "$T/out.json"
