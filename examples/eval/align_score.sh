@@ -140,7 +140,7 @@ is a query; images are ranked by the query's dot product with the summed aligned
 top-3 components by score; an image is relevant when its label has the queried value; mean over the feature's
 values. Chance: 1/6, 1/8, 1/4, 1/4. Target 0.8. The rows "caption templates" embed every description (for the
 component ranking and as the query) through the captions' frame for that feature (examples/toy/templates/F.txt:
-every caption with the feature's slot left open, e.g. "a red striped {} on grass"; \`--templates\`), averaged: the
+every caption with the feature's slot left open, e.g. "a red striped {} on grass"), averaged: the
 reference code's image_retrieval_from_text.py likewise embeds its descriptions and queries through its templates
 file, and the tiny CLIP's zero-shot classifiers (its section) use the same frames
 (examples/toy/features_captions.json: the features with their templates files). The tiny DeiT is a two-class classifier (colour group, with a
