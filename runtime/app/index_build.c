@@ -121,16 +121,16 @@ static cJSON *folder_classes(const PathList *l, cJSON **labels) {
 /* 1 when dir holds an index manifest, 0 when it is absent (*created = 1 after making it) or empty;
  * else an error (status < 0 after the message). */
 /* Lock dir (flock on the directory itself, released when *lockfd is closed
- * or the process ends): 0, or -1 with a message when another process holds it. */
+ * or the process ends): 0 (*lockfd stays -1 where the file system has no
+ * locks), or -1 with a message when another process holds it. */
 static int lock_dir(vit_ctx *ctx, const char *dir, int *lockfd) {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return vit_ctx_fail(ctx, VIT_ERR_IO, "%s: %s", dir, strerror(errno)), -1;
     if (flock(fd, LOCK_EX | LOCK_NB)) {
-        if (errno == EWOULDBLOCK)
-            vit_ctx_fail(ctx, VIT_ERR_IO, "%s: another vitrun is writing this index now; wait for it to end, or choose another -o", dir);
-        else vit_ctx_fail(ctx, VIT_ERR_IO, "%s: cannot lock: %s", dir, strerror(errno));
+        int busy = errno == EWOULDBLOCK;
         close(fd);
-        return -1;
+        if (!busy) return 0; /* a file system without locks: go on unlocked */
+        return vit_ctx_fail(ctx, VIT_ERR_IO, "%s: another vitrun is writing this index now; wait for it to end, or choose another -o", dir), -1;
     }
     *lockfd = fd;
     return 0;
@@ -157,7 +157,12 @@ int ix_prepare_out(vit_ctx *ctx, const char *dir, int *created, int *lockfd) {
     free(man);
     if (has) return 1;
     DIR *d = opendir(dir);
-    if (!d) { vit_ctx_fail(ctx, VIT_ERR_IO, "%s: %s", dir, strerror(errno)); close(*lockfd), *lockfd = -1; return -1; }
+    if (!d) {
+        vit_ctx_fail(ctx, VIT_ERR_IO, "%s: %s", dir, strerror(errno));
+        if (*lockfd >= 0) close(*lockfd);
+        *lockfd = -1;
+        return -1;
+    }
     struct dirent *de;
     int empty = 1;
     while (empty && (de = readdir(d))) empty = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || ix_is_temp(de->d_name);
@@ -166,7 +171,8 @@ int ix_prepare_out(vit_ctx *ctx, const char *dir, int *created, int *lockfd) {
     if (!empty || access(dir, W_OK)) {
         if (!empty) vit_ctx_fail(ctx, VIT_ERR_IO, "%s: not empty and not an index (no " IX_MANIFEST "): choose a new directory", dir);
         else vit_ctx_fail(ctx, VIT_ERR_IO, "%s: %s", dir, strerror(errno));
-        close(*lockfd), *lockfd = -1;
+        if (*lockfd >= 0) close(*lockfd);
+        *lockfd = -1;
         return -1;
     }
     return 0;

@@ -118,14 +118,12 @@ static int partial_open(const char *dir, int *lockfd) {
     int fd = lk ? open(lk, O_RDWR | O_CREAT | O_CLOEXEC, 0666) : -1;
     free(lk);
     if (fd < 0) { fprintf(stderr, "vitrun: align: cannot create a lock in %s: %s\n", dir, strerror(errno)); return -1; }
-    if (flock(fd, LOCK_EX | LOCK_NB)) {
-        int busy = errno == EWOULDBLOCK;
-        fprintf(stderr, "vitrun: align: %s: %s\n", dir, busy ? "another vitrun align is writing this output now; wait for it to end, or "
-                                                              "choose another -o" : strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) && errno == EWOULDBLOCK) {
+        fprintf(stderr, "vitrun: align: %s: another vitrun align is writing this output now; wait for it to end, or choose another -o\n", dir);
         close(fd);
         return -1;
     }
-    *lockfd = fd;
+    *lockfd = fd; /* (unlocked where the file system has no locks) */
     partial_clean(dir, 0);
     return 0;
 }
