@@ -104,20 +104,17 @@ static void partial_clean(const char *dir, int all) {
     if (d) closedir(d);
 }
 
-#define LOCK "lock"
-
-/* Make the state directory ready and take its lock (held on *lockfd until
- * the process ends or partial_close): 0, or -1 with a message (another
- * process holding the lock is refused: two runs would write the same files). */
+/* Make the state directory ready and lock it (flock on the directory itself,
+ * as vitrun index locks its output; held on *lockfd until partial_close or
+ * the process ends): 0, or -1 with a message (another process holding the
+ * lock is refused: two runs would write the same files). */
 static int partial_open(const char *dir, int *lockfd) {
     struct stat sb;
     *lockfd = -1;
     if (mkdir(dir, 0777) && errno != EEXIST) { fprintf(stderr, "vitrun: align: cannot create %s: %s\n", dir, strerror(errno)); return -1; }
     if (stat(dir, &sb) || !S_ISDIR(sb.st_mode)) { fprintf(stderr, "vitrun: align: %s exists and is not a directory\n", dir); return -1; }
-    char *lk = join(dir, LOCK);
-    int fd = lk ? open(lk, O_RDWR | O_CREAT | O_CLOEXEC, 0666) : -1;
-    free(lk);
-    if (fd < 0) { fprintf(stderr, "vitrun: align: cannot create a lock in %s: %s\n", dir, strerror(errno)); return -1; }
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) { fprintf(stderr, "vitrun: align: %s: %s\n", dir, strerror(errno)); return -1; }
     if (flock(fd, LOCK_EX | LOCK_NB) && errno == EWOULDBLOCK) {
         fprintf(stderr, "vitrun: align: %s: another vitrun align is writing this output now; wait for it to end, or choose another -o\n", dir);
         close(fd);
@@ -128,16 +125,10 @@ static int partial_open(const char *dir, int *lockfd) {
     return 0;
 }
 
-/* Release the lock; with remove, delete the lock file and the directory (when empty). */
+/* Release the lock; with remove, delete the directory (when empty). */
 static void partial_close(const char *dir, int lockfd, int remove) {
-    if (lockfd < 0) return;
-    if (remove) {
-        char *lk = join(dir, LOCK);
-        if (lk) unlink(lk);
-        free(lk);
-        rmdir(dir);
-    }
-    close(lockfd);
+    if (remove) rmdir(dir);
+    if (lockfd >= 0) close(lockfd);
 }
 
 static uint64_t fnv(uint64_t h, const void *p, size_t len) {
@@ -357,10 +348,9 @@ static int train(const CliContrib *c, const CliClip *clip, char **images, int ni
     vit_aligner *a = NULL;
     float *targets = NULL;
     char *ck = join(dir, CHECKPOINT), sidecar[4096];
-    int edim = 0, rc = 1, lockfd = -1, locked = 0;
+    int edim = 0, rc = 1, lockfd = -1;
     cli_sidecar_path(out, sidecar, sizeof sidecar);
     if (!ck || partial_open(dir, &lockfd)) goto done;
-    locked = 1;
     int tr = targets_resumable(clip, images, nimg, dir, o->checkpoint_every, &targets, &edim);
     if (tr < 0) goto done;
     if (tr || cli_interrupted) {
@@ -392,7 +382,7 @@ static int train(const CliContrib *c, const CliClip *clip, char **images, int ni
            rep.steps, rep.best_step, rep.heldout_cos, rep.nheldout, rep.ortho, sidecar);
     rc = 0;
 done:
-    if (locked) partial_close(dir, lockfd, rc == 1); /* a run that failed before saving anything leaves nothing */
+    if (lockfd >= 0) partial_close(dir, lockfd, rc == 1); /* a run that failed before saving anything leaves nothing */
     vit_aligner_free(a);
     free(targets), free(ck);
     vit_ctx_free(ctx);

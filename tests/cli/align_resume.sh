@@ -97,7 +97,7 @@ else bad "resumed after Ctrl-C"; cat "$T/log"; fi
 # a second run on the same output while the first runs is refused (the state directory's lock), and the first is unharmed
 o="$T/l"; P="$o.safetensors.partial"
 albg -o "$o.safetensors" > "$T/log" 2>&1; pid=$!
-for _ in $(seq 1 2000); do [ -e "$P/lock" ] && break; kill -0 $pid 2> /dev/null || break; sleep 0.005; done
+for _ in $(seq 1 2000); do [ "$(nparts "$P")" -ge 1 ] && break; kill -0 $pid 2> /dev/null || break; sleep 0.005; done
 al -o "$o.safetensors" > "$T/log2" 2>&1; st=$?
 wait $pid; st1=$?
 if [ $st -eq 1 ] && grep -q "another vitrun align is writing this output now" "$T/log2" && [ $st1 -eq 0 ] && same "$o"; then
