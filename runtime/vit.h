@@ -219,11 +219,12 @@ VIT_API int vit_index_merge(vit_ctx *ctx, const char *out, const char *const *in
  * shared bias b [edim]; f_c(x) = x_c W_c + b / ncomp, so the aligned
  * components sum to (sum_c x_c W_c) + b.  shared: one W for all components
  * (the ablation's baseline). */
-typedef struct {
+typedef struct vit_aligner {
     int ncomp, dim, edim; /* components, model dimension, CLIP dimension */
     int shared;           /* 1: w holds one map used by every component */
     float *w;             /* [shared ? 1 : ncomp, dim, edim] */
     float *b;             /* [edim] */
+    char **names;         /* [ncomp] component names from the file's metadata, or NULL (vit_aligner_load) */
 } vit_aligner;
 
 typedef struct {

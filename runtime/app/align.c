@@ -35,7 +35,7 @@ vit_aligner *vit_aligner_new(int ncomp, int dim, int edim, int shared) {
     if (ncomp < 1 || dim < 1 || edim < 1) return NULL;
     vit_aligner *a = calloc(1, sizeof *a);
     if (!a) return NULL;
-    *a = (vit_aligner){ncomp, dim, edim, shared ? 1 : 0, NULL, NULL};
+    *a = (vit_aligner){ncomp, dim, edim, shared ? 1 : 0, NULL, NULL, NULL};
     a->w = calloc((size_t)nmaps(a) * (size_t)dim * (size_t)edim, sizeof(float));
     a->b = calloc((size_t)edim, sizeof(float));
     if (!a->w || !a->b) { vit_aligner_free(a); return NULL; }
@@ -52,6 +52,8 @@ vit_aligner *vit_aligner_identity(int ncomp, int dim) {
 
 void vit_aligner_free(vit_aligner *a) {
     if (!a) return;
+    for (int c = 0; a->names && c < a->ncomp; c++) free(a->names[c]);
+    free(a->names);
     free(a->w);
     free(a->b);
     free(a);
@@ -489,6 +491,16 @@ int vit_aligner_load(vit_ctx *ctx, const char *path, vit_aligner **out) {
         rc = vit_ctx_fail(ctx, VIT_ERR_FORMAT, "%s", err);
         goto done;
     }
+    const cJSON *jc = cJSON_GetObjectItem(j, "components");
+    if (cJSON_GetArraySize(jc) == ncomp && (a->names = calloc((size_t)ncomp, sizeof(char *))))
+        for (int c = 0; c < ncomp; c++) {
+            const cJSON *e = cJSON_GetArrayItem(jc, c);
+            if (!cJSON_IsString(e) || !(a->names[c] = strdup(e->valuestring))) {
+                vit_aligner_free(a);
+                rc = vit_ctx_fail(ctx, VIT_ERR_FORMAT, "%s: the aligner's component names are not %d strings", path, ncomp);
+                goto done;
+            }
+        }
     *out = a;
 done:
     cJSON_Delete(j);

@@ -25,9 +25,11 @@ static void usage(FILE *f) {
             "usage: vitrun align COMPS (IMAGE... | --images LIST) --clip CLIP.vitm --clip-weights W.safetensors\n"
             "                    -o ALIGNER.safetensors [options]\n"
             "       vitrun align COMPS (IMAGE... | --images LIST) --clip ... --aligner ALIGNER.safetensors\n"
+            "       vitrun align COMPS --identity -o ALIGNER.safetensors\n"
             "COMPS: vitrun decompose -o output on the same images, in the same order, or a component index directory\n"
             "(vitrun index; its own images unless images are given).  The second form trains nothing:\n"
             "it prints the aligner's mean cosine distance 1 - cos(sum of aligned components, CLIP image embedding).\n"
+            "The third writes the identity aligner of a CLIP model's own components (named as COMPS names them).\n"
             "  --clip-output NAME   the CLIP module's image embedding output (default: embedding, else logits)\n"
             "  --lambda L           orthogonality weight (1; 0 for the ablation)\n"
             "  --shared             one map for every component (the ablation's baseline)\n"
@@ -389,13 +391,30 @@ done:
     return rc;
 }
 
+/* The identity aligner of a CLIP model's own components (PAPER.md 2: "for
+ * CLIP itself the aligner is the identity"), named like a trained one. */
+static int write_identity(const CliContrib *c, const char *out) {
+    char sidecar[4096];
+    cli_sidecar_path(out, sidecar, sizeof sidecar);
+    vit_aligner *a = vit_aligner_identity(c->ncomp, c->dim);
+    cJSON *j = cJSON_CreateObject();
+    if (!a || !j) { fprintf(stderr, "vitrun: out of memory\n"); vit_aligner_free(a); cJSON_Delete(j); return -1; }
+    cJSON_AddItemToObject(j, "components", cJSON_CreateStringArray((const char *const *)c->names, c->ncomp));
+    cJSON_AddStringToObject(j, "decomposition", c->options);
+    cJSON_AddBoolToObject(j, "identity", 1);
+    int rc = write_aligner(a, out, j, sidecar);
+    if (!rc) printf("wrote %s: the identity on %d components of dimension %d; report in %s\n", out, c->ncomp, c->dim, sidecar);
+    vit_aligner_free(a);
+    return rc;
+}
+
 int cmd_align(int argc, char **argv) {
     const char *comps = NULL, *out = NULL, *list = NULL, *aligner = NULL;
     CliClip clip = {0};
     vit_align_opts o;
     vit_align_opts_default(&o);
     char **args = calloc((size_t)argc, sizeof(char *)), **images = NULL, *dir = NULL;
-    int nargs = 0, nimg = 0, rc = 2;
+    int nargs = 0, nimg = 0, rc = 2, identity = 0;
     CliContrib c = {0};
     for (int i = 2; i < argc; i++) {
         const char *s = argv[i];
@@ -403,13 +422,14 @@ int cmd_align(int argc, char **argv) {
         if (r < 0) goto done;
         if (r) continue;
         if (!strcmp(s, "-h") || !strcmp(s, "--help")) { usage(stdout); rc = 0; goto done; }
-        int needs = s[0] == '-' && strcmp(s, "--shared") != 0;
+        int needs = s[0] == '-' && strcmp(s, "--shared") != 0 && strcmp(s, "--identity") != 0;
         if (needs && i + 1 >= argc) { fprintf(stderr, "vitrun: %s needs a value\n", s); goto done; }
         int iv;
         if (!strcmp(s, "-o")) out = argv[++i];
         else if (!strcmp(s, "--images")) list = argv[++i];
         else if (!strcmp(s, "--aligner")) aligner = argv[++i];
         else if (!strcmp(s, "--shared")) o.shared = 1;
+        else if (!strcmp(s, "--identity")) identity = 1;
         else if (!strcmp(s, "--lambda")) { if (parse_double(s, argv[++i], 0, 1e6, &o.lambda)) goto done; }
         else if (!strcmp(s, "--lr")) { if (parse_double(s, argv[++i], 1e-12, 10, &o.lr)) goto done; }
         else if (!strcmp(s, "--wd")) { if (parse_double(s, argv[++i], 0, 10, &o.wd)) goto done; }
@@ -424,9 +444,11 @@ int cmd_align(int argc, char **argv) {
         else args[nargs++] = argv[i];
     }
     if (!comps) { fprintf(stderr, "vitrun: align: no components file given\n"); usage(stderr); goto done; }
+    if (identity && !out) { fprintf(stderr, "vitrun: align: --identity writes an aligner: give -o\n"); goto done; }
     if (!out && !aligner) { fprintf(stderr, "vitrun: align: -o ALIGNER.safetensors is required (or --aligner A to measure one)\n"); goto done; }
     if (out && aligner) { fprintf(stderr, "vitrun: align: -o trains a new aligner, --aligner measures one: not both\n"); goto done; }
     rc = 1;
+    if (identity) { rc = cli_contrib_load(comps, &c) || write_identity(&c, out); goto done; }
     if (cli_contrib_load(comps, &c) || cli_contrib_images(&c, "align", args, nargs, list, &images, &nimg)) goto done;
     if (aligner) { rc = measure(&c, &clip, images, nimg, aligner); goto done; }
     if (!clip.module || !clip.weights) { fprintf(stderr, "vitrun: the CLIP image tower is needed: --clip MODULE --clip-weights W\n"); goto done; }

@@ -164,6 +164,27 @@ float *cli_embed(const CliClip *o, char **texts, int n, int *edim);
 /* Aligned contributions [n, ncomp, edim] through the aligner file, or the
  * identity when aligner is NULL (a CLIP model's own components); NULL with a message. */
 float *cli_aligned(const CliContrib *c, const char *aligner, int *edim);
+/* Token maps of a non-CLIP model read with text (PAPER.md 5: per-token
+ * contributions through the aligner's weight, no bias, onto a text
+ * embedding).  cli_align_dirs_open loads the aligner (with its component
+ * names, as vitrun align writes them) and checks it maps the model's
+ * dimension dim; ad->edim is then the dimension the texts need.
+ * cli_align_dirs_bind takes the decomposed model's components c and nt
+ * texts [nt, edim]: base[i] = the aligner component named as c's component
+ * i (-1 when it has none), and *dirs [ncomp * nt, dim] (malloc'd) holds the
+ * model-space direction W_a t of aligner component a and text t at row
+ * a * nt + t, so that the projection of component i on row base[i] * nt + t
+ * is its aligned contribution's dot product with text t.  -1 with a message. */
+struct vit_aligner;
+typedef struct {
+    struct vit_aligner *a;
+    const char *path;
+    int ncomp, edim;
+    int *base; /* [c->n] after bind */
+} CliAlignDirs;
+int cli_align_dirs_open(const char *aligner, int dim, CliAlignDirs *ad);
+int cli_align_dirs_bind(CliAlignDirs *ad, const CliComps *c, const float *texts, int nt, float **dirs);
+void cli_align_dirs_free(CliAlignDirs *ad);
 /* -1 with a message when text embeddings (what) do not have the aligned dimension. */
 int cli_check_edim(const char *what, int edim, int want);
 

@@ -258,6 +258,61 @@ done:
     return out;
 }
 
+int cli_align_dirs_open(const char *aligner, int dim, CliAlignDirs *ad) {
+    memset(ad, 0, sizeof *ad);
+    vit_ctx *ctx = vit_ctx_new();
+    int rc = -1;
+    if (vit_aligner_load(ctx, aligner, &ad->a) != VIT_OK) { fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx)); goto done; }
+    if (ad->a->dim != dim) {
+        fprintf(stderr, "vitrun: %s: the aligner maps components of dimension %d, but this model's output has %d (an aligner "
+                        "trained for another model)\n", aligner, ad->a->dim, dim);
+        goto done;
+    }
+    if (!ad->a->names) {
+        fprintf(stderr, "vitrun: %s: the aligner does not name its components (its metadata has no \"components\"): "
+                        "retrain it with vitrun align\n", aligner);
+        goto done;
+    }
+    ad->path = aligner;
+    ad->ncomp = ad->a->ncomp;
+    ad->edim = ad->a->edim;
+    rc = 0;
+done:
+    if (rc) vit_aligner_free(ad->a), ad->a = NULL;
+    vit_ctx_free(ctx);
+    return rc;
+}
+
+int cli_align_dirs_bind(CliAlignDirs *ad, const CliComps *c, const float *texts, int nt, float **dirs) {
+    const vit_aligner *a = ad->a;
+    int dim = a->dim, edim = a->edim;
+    free(ad->base);
+    ad->base = malloc(sizeof(int) * (size_t)c->n + 4);
+    *dirs = malloc(sizeof(float) * (size_t)a->ncomp * (size_t)nt * (size_t)dim + 4);
+    if (!ad->base || !*dirs) { fprintf(stderr, "vitrun: out of memory\n"); free(*dirs); *dirs = NULL; return -1; }
+    for (int i = 0; i < c->n; i++) {
+        ad->base[i] = -1;
+        for (int k = 0; k < a->ncomp && ad->base[i] < 0; k++)
+            if (!strcmp(a->names[k], c->name[i])) ad->base[i] = k;
+    }
+    for (int k = 0; k < a->ncomp; k++) {
+        const float *w = a->w + (a->shared ? 0 : (size_t)k * dim * edim);
+        for (int t = 0; t < nt; t++)
+            for (int i = 0; i < dim; i++) {
+                double v = 0;
+                for (int e = 0; e < edim; e++) v += (double)w[(size_t)i * edim + e] * texts[(size_t)t * edim + e];
+                (*dirs)[((size_t)k * nt + t) * dim + i] = (float)v;
+            }
+    }
+    return 0;
+}
+
+void cli_align_dirs_free(CliAlignDirs *ad) {
+    vit_aligner_free(ad->a);
+    free(ad->base);
+    memset(ad, 0, sizeof *ad);
+}
+
 int cli_check_edim(const char *what, int edim, int want) {
     if (edim == want) return 0;
     fprintf(stderr, "vitrun: %s have %d dimensions but the aligned components %d (another CLIP model, or un-aligned "

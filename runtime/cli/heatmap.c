@@ -16,8 +16,10 @@ static int usage(FILE *f) {
     fprintf(f, "usage: vitrun heatmap MODULE --weights W IMAGE... (--class K | --text TEXT --text-model T.vitm\n"
                "         [--text-weights TW] --vocab V) [--output NAME] [--from L] [--split head,token]\n"
                "         [--components \"NAME;NAME\" | --layer L | --top N [--scores S.json --feature F[-CORE]]]\n"
-               "         [--scale S] [--threads T] -o OUT.png\n"
-               "The direction: row K of the output (--class), or TEXT's embedding (same size as the output).\n"
+               "         [--aligner A.safetensors] [--scale S] [--threads T] -o OUT.png\n"
+               "The direction: row K of the output (--class), or TEXT's embedding (same size as the output; with\n"
+               "--aligner, vitrun align's maps of this model's components split by head, each token's contribution\n"
+               "read through its head's map, without the bias, in the aligner's CLIP space).\n"
                "Components: heads by name (\"blocks.3.attn head 1\"), every head of layer L (ordinal or scope), the N\n"
                "heads (default 3) with the highest score for text feature F in S.json (vitrun score -o on this model's\n"
                "components split by head; F-G: F's score minus G's), or, without --scores, the N heads with the largest\n"
@@ -27,7 +29,7 @@ static int usage(FILE *f) {
 
 typedef struct {
     const char *module, *weights, *text, *text_model, *text_weights, *vocab, *output, *from, *split, *components, *layer, *out;
-    const char *scores, *feature;
+    const char *scores, *feature, *aligner;
     int klass, top, scale, threads, nargs;
     char **args;
 } HmOpts;
@@ -41,7 +43,7 @@ static int parse(int argc, char **argv, HmOpts *o) {
     o->args = calloc((size_t)argc, sizeof(char *));
     static const char *const valued[] = {"--weights", "--text", "--text-model", "--text-weights", "--vocab", "--output", "--from",
                                          "--split", "--components", "--layer", "-o", "--class", "--top", "--scale", "--threads",
-                                         "--scores", "--feature"};
+                                         "--scores", "--feature", "--aligner"};
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return 1;
@@ -57,6 +59,7 @@ static int parse(int argc, char **argv, HmOpts *o) {
         if (k < 11) *slot[k] = v;
         else if (k == 15) o->scores = v;
         else if (k == 16) o->feature = v;
+        else if (k == 17) o->aligner = v;
         else if (k == 11 && cli_parse_int(a, v, 0, 1 << 20, &o->klass)) return -1;
         else if (k == 12 && cli_parse_int(a, v, 1, 64, &o->top)) return -1;
         else if (k == 13 && cli_parse_int(a, v, 1, 16, &o->scale)) return -1;
@@ -99,12 +102,14 @@ int cmd_heatmap(int argc, char **argv) {
     const char *clash = !o.scores != !o.feature ? "--scores and --feature go together"
                         : o.scores && (o.components || o.layer) ? "--scores picks the top heads: not with --components or --layer"
                                                                  : NULL;
+    if (!clash && o.aligner && !o.text) clash = "--aligner reads the components with text: give --text";
     if (clash) { fprintf(stderr, "vitrun heatmap: %s\n", clash); free(o.args); return 2; }
     vit_ctx *ctx = vit_ctx_new();
     vit_model *m = NULL;
     CliData d = {0};
     CliComps c = {0};
-    float *dir = NULL, **outs = NULL, *score = NULL, *maps = NULL;
+    float *dir = NULL, **outs = NULL, *score = NULL, *maps = NULL, *mdirs = NULL;
+    CliAlignDirs ad = {0};
     unsigned char *sel = NULL;
     int *heads = NULL, nh = 0, nout = 0, rc = 1, ntok, first, gh, gw;
     vit_picture **panels = NULL;
@@ -112,11 +117,16 @@ int cmd_heatmap(int argc, char **argv) {
     if (!o.output) o.output = "logits";
     int dim = cli_output_dim(ctx, o.module, o.output);
     if (dim < 0) goto done;
+    int ndirs = 1, tdim = dim; /* with an aligner: one direction per aligner component (cli_align_dirs_bind) */
+    if (o.aligner) {
+        if (cli_align_dirs_open(o.aligner, dim, &ad)) goto done;
+        ndirs = ad.ncomp, tdim = ad.edim;
+    }
     if (o.klass >= dim) { fprintf(stderr, "vitrun heatmap: --class %d, but the output '%s' has %d rows\n", o.klass, o.output, dim); goto done; }
     if (o.text) {
         const char *texts[1] = {o.text};
-        if (cli_embed_texts(ctx, o.text_model, o.text_weights ? o.text_weights : o.weights, o.vocab, texts, 1, dim, o.output,
-                            o.threads, &dir))
+        if (cli_embed_texts(ctx, o.text_model, o.text_weights ? o.text_weights : o.weights, o.vocab, texts, 1, tdim,
+                            o.aligner ? "aligned" : o.output, o.threads, &dir))
             goto done;
     } else {
         dir = calloc((size_t)dim, sizeof(float));
@@ -124,15 +134,19 @@ int cmd_heatmap(int argc, char **argv) {
         dir[o.klass] = 1;
     }
     if (cli_data_load(&d, o.args, o.nargs)) goto done;
-    vit_decomp_opts dop = {.output = o.output, .split = o.split, .from = o.from, .directions = 1};
+    vit_decomp_opts dop = {.output = o.output, .split = o.split, .from = o.from, .directions = ndirs};
     vit_bind_opts bo = {0};
     if (!o.weights) { fprintf(stderr, "vitrun: --weights FILE.safetensors is required\n"); goto done; }
-    if (vit_model_load_decomposed(ctx, o.module, &dop, &m) || vit_model_bind(ctx, m, o.weights, &bo) ||
-        vit_model_set_param(ctx, m, "__directions", dir, dim)) {
+    if (vit_model_load_decomposed(ctx, o.module, &dop, &m) || vit_model_bind(ctx, m, o.weights, &bo)) {
         fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx));
         goto done;
     }
     if (cli_comps_read(m, &c) || cli_comps_grid(ctx, m, &c, &ntok, &first, &gh, &gw)) goto done;
+    if (o.aligner && cli_align_dirs_bind(&ad, &c, dir, 1, &mdirs)) goto done;
+    if (vit_model_set_param(ctx, m, "__directions", o.aligner ? mdirs : dir, (int64_t)ndirs * dim)) {
+        fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx));
+        goto done;
+    }
     char pname[256];
     snprintf(pname, sizeof pname, "proj.%s", o.output);
     int kp = vit_model_output_find(m, pname);
@@ -157,6 +171,11 @@ int cmd_heatmap(int argc, char **argv) {
         free(chosen);
         goto done;
     }
+    if (o.aligner) /* each component's projection on its own head's direction, compacted in place to [n, c.n] */
+        for (size_t q = 0; q < (size_t)d.n * c.n; q++) {
+            int b = ad.base[q % c.n];
+            outs[kp][q] = b < 0 ? 0 : outs[kp][q * ndirs + b];
+        }
     int nchosen = 0;
     if (o.components || o.layer) {
         char *s = strdup(o.components ? o.components : o.layer), *save = NULL;
@@ -197,6 +216,14 @@ int cmd_heatmap(int argc, char **argv) {
         }
         free(hs);
     }
+    if (o.aligner) /* every head needs a map in the aligner */
+        for (int j = 0; j < nh; j++)
+            if (ad.base[heads[j]] < 0 && chosen[j]) {
+                fprintf(stderr, "vitrun: %s has no map for the component '%s' (an aligner trained on another decomposition: "
+                                "train it on this model's components split by head)\n", o.aligner, c.name[heads[j]]);
+                free(chosen);
+                goto done;
+            }
     for (int j = 0; j < nh; j++) nchosen += chosen[j];
     int cols = nchosen + (nchosen > 1);
     maps = malloc(sizeof(float) * (size_t)gh * gw * (size_t)(cols + 1));
@@ -245,7 +272,8 @@ done:
     cli_free_outputs(outs, nout);
     cli_comps_free(&c);
     cli_data_free(&d);
-    free(dir); free(score); free(maps); free(sel); free(heads); free(o.args);
+    free(dir); free(mdirs); free(score); free(maps); free(sel); free(heads); free(o.args);
+    cli_align_dirs_free(&ad);
     vit_model_free(m);
     vit_ctx_free(ctx);
     return rc;

@@ -15,7 +15,8 @@
 
 static int usage(FILE *f) {
     fprintf(f, "usage: vitrun segment MODULE --weights W DATA... [--output logits] [--from L] [--split head,token]\n"
-               "         [--target label|pred | --text-field F --text-model T.vitm [--text-weights TW] --vocab V]\n"
+               "         [--target label|pred | --text-field F --text-model T.vitm [--text-weights TW] --vocab V\n"
+               "         [--aligner A.safetensors]]\n"
                "         [--pictures N PICTURE.png] [--threads T] [-o report.json]\n"
                "DATA: a data set with masks (a folder with labels.jsonl naming \"image\", \"mask\" and \"class\").\n"
                "Each image's heat map is the sum over attention heads and layers (from L) of the per-token\n"
@@ -23,7 +24,9 @@ static int usage(FILE *f) {
                "on the patch grid, resized to the model's view; clipped at 0, divided by the max and thresholded at\n"
                "the mean.  Reported: pixel accuracy, mIoU (background and foreground), foreground IoU, mAP.\n"
                "With --text-field, the direction is instead the text embedding (CLIP text tower) of the image's\n"
-               "value of that label field (e.g. colour), and the output is an embedding.\n");
+               "value of that label field (e.g. colour), and the output is an embedding: a CLIP image tower's own, or,\n"
+               "with --aligner (vitrun align on this model's components split by head), any model's read through the\n"
+               "aligner's maps (each token's contribution through its component's map, no bias, onto the text).\n");
     return f == stderr ? 2 : 0;
 }
 
@@ -46,7 +49,7 @@ static void head_mean(const float *sm, const IrShape *s, const char *kax, int nt
 
 int cmd_segment(int argc, char **argv) {
     const char *module = NULL, *weights = NULL, *output = "logits", *from = NULL, *split = "head,token", *out = NULL, *pics = NULL;
-    const char *tfield = NULL, *tmodel = NULL, *tweights = NULL, *vocab = NULL;
+    const char *tfield = NULL, *tmodel = NULL, *tweights = NULL, *vocab = NULL, *aligner = NULL;
     int threads = 2, npics = 0, pred_target = 0, nargs = 0;
     char **args = calloc((size_t)argc, sizeof(char *));
     for (int i = 2; i < argc; i++) {
@@ -54,7 +57,7 @@ int cmd_segment(int argc, char **argv) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { free(args); return usage(stdout); }
         int val = !strcmp(a, "--weights") || !strcmp(a, "--output") || !strcmp(a, "--from") || !strcmp(a, "--split") ||
                   !strcmp(a, "-o") || !strcmp(a, "--threads") || !strcmp(a, "--target") || !strcmp(a, "--pictures") ||
-                  !strcmp(a, "--text-field") || !strcmp(a, "--text-model") || !strcmp(a, "--text-weights") || !strcmp(a, "--vocab");
+                  !strcmp(a, "--text-field") || !strcmp(a, "--text-model") || !strcmp(a, "--text-weights") || !strcmp(a, "--vocab") || !strcmp(a, "--aligner");
         if (!val && a[0] == '-') { fprintf(stderr, "vitrun segment: unknown option %s\n", a); free(args); return 2; }
         if (!val) { if (!module) module = a; else args[nargs++] = argv[i]; continue; }
         if (i + 1 >= argc || (!strcmp(a, "--pictures") && i + 2 >= argc)) { fprintf(stderr, "vitrun segment: %s needs a value\n", a); free(args); return 2; }
@@ -68,6 +71,7 @@ int cmd_segment(int argc, char **argv) {
         else if (!strcmp(a, "--text-model")) tmodel = v;
         else if (!strcmp(a, "--text-weights")) tweights = v;
         else if (!strcmp(a, "--vocab")) vocab = v;
+        else if (!strcmp(a, "--aligner")) aligner = v;
         else if (!strcmp(a, "--threads") && cli_parse_int(a, v, 1, 256, &threads)) { free(args); return 2; }
         else if (!strcmp(a, "--target")) {
             if (strcmp(v, "label") && strcmp(v, "pred")) { fprintf(stderr, "vitrun segment: --target label or pred, not '%s'\n", v); free(args); return 2; }
@@ -78,6 +82,7 @@ int cmd_segment(int argc, char **argv) {
         }
     }
     if (!module || !nargs) { free(args); return usage(stderr); }
+    if (aligner && !tfield) { fprintf(stderr, "vitrun segment: --aligner reads the components with text: give --text-field\n"); free(args); return 2; }
     /* the key-token axis: the last axis kept apart */
     const char *kax = strrchr(split, ',');
     kax = kax ? kax + 1 : split;
@@ -87,7 +92,8 @@ int cmd_segment(int argc, char **argv) {
     CliComps c = {0};
     float **outs = NULL, *map = NULL, *heat = NULL, *att = NULL, *roll = NULL, *tmp = NULL, *row = NULL;
     unsigned char *sel = NULL, *mk = NULL;
-    float *dirs = NULL;
+    float *dirs = NULL, *mdirs = NULL, *val = NULL;
+    CliAlignDirs ad = {0};
     int *tval = NULL, ntexts = 0;
     const vit_picture **grid = NULL;
     int rc = 1, nout = 0, ntok, first, gh, gw, nsm = 0, *smk = NULL;
@@ -101,24 +107,35 @@ int cmd_segment(int argc, char **argv) {
     if (tfield) { /* one direction per value of the field: its text's embedding */
         char **names = NULL;
         int dim = cli_output_dim(ctx, module, output);
+        if (dim >= 0 && aligner) { /* the texts live in the aligner's CLIP space */
+            if (cli_align_dirs_open(aligner, dim, &ad)) goto done;
+            dim = ad.edim;
+        }
         tval = malloc(sizeof(int) * (size_t)d.n);
         if (dim < 0 || !tval || cli_data_field(&d, tfield, tval, &names, &ntexts)) goto done;
         for (int v = 0; v < ntexts; v++) { /* JSON strings lose their quotes */
             size_t l = strlen(names[v]);
             if (l >= 2 && names[v][0] == '"') { memmove(names[v], names[v] + 1, l - 2); names[v][l - 2] = 0; }
         }
-        int e = cli_embed_texts(ctx, tmodel, tweights ? tweights : weights, vocab, (const char *const *)names, ntexts, dim, output, threads, &dirs);
+        int e = cli_embed_texts(ctx, tmodel, tweights ? tweights : weights, vocab, (const char *const *)names, ntexts, dim,
+                                aligner ? "aligned" : output, threads, &dirs);
         cli_free_lines(names, ntexts);
         if (e) goto done;
     }
-    vit_decomp_opts dop = {.output = output, .split = split, .from = from, .attention = kax, .directions = ntexts};
+    /* with an aligner, one direction per aligner component and text (cli_align_dirs_bind) */
+    int ndirs = aligner ? ad.ncomp * ntexts : ntexts;
+    vit_decomp_opts dop = {.output = output, .split = split, .from = from, .attention = kax, .directions = ndirs};
     vit_bind_opts bo = {0};
-    if (vit_model_load_decomposed(ctx, module, &dop, &m) || vit_model_bind(ctx, m, weights, &bo) ||
-        (dirs && vit_model_set_param(ctx, m, "__directions", dirs, (int64_t)ntexts * cli_output_dim(ctx, module, output)))) {
+    if (vit_model_load_decomposed(ctx, module, &dop, &m) || vit_model_bind(ctx, m, weights, &bo)) {
         fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx));
         goto done;
     }
     if (cli_comps_read(m, &c) || cli_comps_grid(ctx, m, &c, &ntok, &first, &gh, &gw)) goto done;
+    if (aligner && cli_align_dirs_bind(&ad, &c, dirs, ntexts, &mdirs)) goto done;
+    if (dirs && vit_model_set_param(ctx, m, "__directions", aligner ? mdirs : dirs, (int64_t)ndirs * cli_output_dim(ctx, module, output))) {
+        fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx));
+        goto done;
+    }
     char cname[256];
     snprintf(cname, sizeof cname, "%s.%s", tfield ? "proj" : "contrib", output);
     int ky = vit_model_output_find(m, output), kc = vit_model_output_find(m, cname), q = vit_model_output_token(m, output, ntok);
@@ -137,7 +154,16 @@ int cmd_segment(int argc, char **argv) {
     }
     if (q < 0) fprintf(stderr, "vitrun: the output '%s' pools no single token: no attention baselines\n", output);
     sel = calloc((size_t)c.n, 1);
-    for (int i = 0; i < c.n; i++) sel[i] = c.token[i] >= 0 && !strcmp(c.kind[i], "attn");
+    val = calloc((size_t)c.n, sizeof(float));
+    if (!sel || !val) { fprintf(stderr, "vitrun: out of memory\n"); goto done; }
+    for (int i = 0; i < c.n; i++) {
+        sel[i] = c.token[i] >= 0 && !strcmp(c.kind[i], "attn");
+        if (sel[i] && aligner && ad.base[i] < 0) {
+            fprintf(stderr, "vitrun: %s has no map for the component '%s' (an aligner trained on another decomposition: "
+                            "train it on this model's components split by head)\n", aligner, c.name[i]);
+            goto done;
+        }
+    }
     if (cli_run_images(ctx, m, d.image, d.n, threads, "segment", &outs)) goto done;
     const IrGraph *g = vit_model_graph(m);
     int S = g->pre.size;
@@ -154,10 +180,13 @@ int cmd_segment(int argc, char **argv) {
     int ng = 0;
     for (int i = 0; i < d.n; i++) {
         const float *lg = outs[ky] + (size_t)i * classes;
-        int cls = d.klass[i], stride = tfield ? ntexts : classes;
+        int cls = d.klass[i], stride = tfield ? ndirs : classes;
         if (tfield) cls = tval[i];
         else if (pred_target || cls < 0) { cls = 0; for (int k = 1; k < classes; k++) cls = lg[k] > lg[cls] ? k : cls; }
-        cli_patch_map(&c, sel, outs[kc] + (size_t)i * c.n * stride + cls, stride, first, gh, gw, map);
+        const float *pr = outs[kc] + (size_t)i * c.n * stride;
+        for (int k = 0; k < c.n; k++) /* component k's projection on the class's direction (its own, through an aligner) */
+            val[k] = !sel[k] ? 0 : pr[(size_t)k * stride + (aligner ? ad.base[k] * ntexts : 0) + cls];
+        cli_patch_map(&c, sel, val, 1, first, gh, gw, map);
         int nmaps = 1;
         if (q >= 0 && nsm) {
             /* raw: the last softmax's pooled-token row; rollout over all of them */
@@ -209,7 +238,8 @@ int cmd_segment(int argc, char **argv) {
     size_t len = 0;
     FILE *f = open_memstream(&txt, &len);
     char target[160];
-    snprintf(target, sizeof target, "%s%s", tfield ? "text of the label field " : pred_target ? "predicted class" : "labelled class", tfield ? tfield : "");
+    snprintf(target, sizeof target, "%s%s%s", tfield ? "text of the label field " : pred_target ? "predicted class" : "labelled class",
+             tfield ? tfield : "", aligner ? ", through the aligner" : "");
     fprintf(f, "{\n  \"images\": %d, \"grid\": [%d, %d], \"output\": \"%s\", \"target\": \"%s\",\n  \"methods\": [", d.n, gh, gw, output, target);
     printf("%d images, %d x %d patch grid, direction: %s\n| method | pixel accuracy | mIoU | foreground IoU | mAP |\n| --- | --- | --- | --- | --- |\n",
            d.n, gh, gw, target);
@@ -238,7 +268,8 @@ done:
     cli_free_outputs(outs, nout);
     cli_comps_free(&c);
     cli_data_free(&d);
-    free(dirs); free(tval);
+    free(dirs); free(mdirs); free(val); free(tval);
+    cli_align_dirs_free(&ad);
     free(map); free(heat); free(att); free(roll); free(tmp); free(row); free(mk); free(sel); free(smk); free(args);
     vit_model_free(m);
     vit_ctx_free(ctx);

@@ -123,6 +123,28 @@ if "$V" segment "$T/clip.vitm" "${C[@]}" "$T/data" --text-field colour --text-mo
      > "$T/log" 2>&1 && grep -q "direction: text of the label field colour" "$T/log" && grep -q "^| attention rollout" "$T/log"; then
   ok "segment: a text direction per image from a label field"
 else bad "segment --text-field"; cat "$T/log"; fi
+# through an aligner: the identity aligner of the CLIP's own components reproduces the direct reading exactly
+# (segment's table, heatmap's picture); the DeiT read through its aligner to the CLIP
+SEGT=(--text-field colour --text-model "$T/text.vitm" --vocab examples/toy/clip_toy_vocab.txt)
+if "$V" index "$T/clip.vitm" "${C[@]}" "$T/data/images" --output logits --split head -o "$T/ix_clip" > /dev/null 2>&1 &&
+   "$V" align "$T/ix_clip" --identity -o "$T/al_id.safetensors" > "$T/log" 2>&1 && grep -q "the identity on 17 components of dimension 64" "$T/log" &&
+   "$V" segment "$T/clip.vitm" "${C[@]}" "$T/data" "${SEGT[@]}" -o "$T/seg_direct.json" > /dev/null 2>&1 &&
+   "$V" segment "$T/clip.vitm" "${C[@]}" "$T/data" "${SEGT[@]}" --aligner "$T/al_id.safetensors" -o "$T/seg_id.json" > "$T/log" 2>&1 &&
+   grep -q "direction: text of the label field colour, through the aligner" "$T/log" &&
+   [ "$(grep -v '"target"' "$T/seg_direct.json")" = "$(grep -v '"target"' "$T/seg_id.json")" ]; then
+  ok "segment --aligner: the identity aligner gives the direct table ($(grep -m1 miou "$T/seg_id.json" | cut -c1-110))"
+else bad "segment --aligner identity"; cat "$T/log"; diff "$T/seg_direct.json" "$T/seg_id.json"; fi
+HMT=(--text-model "$T/text.vitm" --vocab examples/toy/clip_toy_vocab.txt --text water --top 2 "$T/data/images/000001.png" "$T/data/images/000002.png")
+if "$V" heatmap "$T/clip.vitm" "${C[@]}" "${HMT[@]}" -o "$T/hm_direct.png" > /dev/null 2>&1 &&
+   "$V" heatmap "$T/clip.vitm" "${C[@]}" "${HMT[@]}" --aligner "$T/al_id.safetensors" -o "$T/hm_id.png" > /dev/null 2>&1 &&
+   cmp -s "$T/hm_direct.png" "$T/hm_id.png"; then ok "heatmap --aligner: the identity aligner draws the same picture"
+else bad "heatmap --aligner identity"; fi
+if "$V" segment "$T/deit.vitm" "${D[@]}" "$T/data" --output repr "${SEGT[@]}" --text-weights $X/clip_toy.safetensors \
+     --aligner "$T/al_sc.safetensors" > "$T/log" 2>&1 && grep -q "^| decomposition" "$T/log" && grep -q "^| attention rollout" "$T/log" &&
+   "$V" heatmap "$T/deit.vitm" "${D[@]}" --output repr --text-model "$T/text.vitm" --text-weights $X/clip_toy.safetensors --vocab $X/clip_toy_vocab.txt --text water --aligner "$T/al_sc.safetensors" \
+     --scores "$T/sc.json" --feature background "$T/data/images/000001.png" -o "$T/hm_al.png" > "$T/log" 2>&1 && png "$T/hm_al.png" &&
+   grep -q "1 image x 4 panels" "$T/log"; then ok "segment / heatmap: the DeiT's tokens read with text through its aligner"
+else bad "segment / heatmap --aligner (DeiT)"; cat "$T/log"; fi
 if "$V" heatmap "$T/deit.vitm" "${D[@]}" --class 1 --layer 3 "$T/data/images/000003.png" -o "$T/hm.png" > "$T/log" 2>&1 && png "$T/hm.png" &&
    grep -q "1 image x 4 panels (8 x 8 patch grid)" "$T/log"; then ok "heatmap: a class row, the heads of a layer and their sum"
 else bad "heatmap --class"; cat "$T/log"; fi
@@ -160,6 +182,21 @@ grep '"class": 0' "$T/data/labels.jsonl" | head -3 > "$T/bad/labels.jsonl"
 expect "a single class for a probe" "single class" "$V" probe "$T/clip.vitm" "${C[@]}" "$T/bad" -o "$T/out.safetensors"
 expect "a text field without a text tower" "texts need --text-model and --vocab" \
   "$V" segment "$T/clip.vitm" "${C[@]}" "$T/data" --text-field colour -o "$T/out.json"
+expect "an aligner of another model (segment)" "the aligner maps components of dimension 96, but this model's output has 64" \
+  "$V" segment "$T/clip.vitm" "${C[@]}" "$T/data" "${SEGT[@]}" --aligner "$T/al_sc.safetensors" -o "$T/out.json"
+expect "an aligner of another decomposition (segment)" "al_sc_from2.safetensors has no map for the component 'blocks.0.attn head 0'" \
+  "$V" segment "$T/deit.vitm" "${D[@]}" "$T/data" --output repr "${SEGT[@]}" --text-weights $X/clip_toy.safetensors \
+  --aligner "$T/al_sc_from2.safetensors" -o "$T/out.json"
+expect "an aligner of another decomposition (heatmap)" "al_sc_from2.safetensors has no map for the component 'blocks.1.attn head 0'" \
+  "$V" heatmap "$T/deit.vitm" "${D[@]}" --output repr --text-model "$T/text.vitm" --text-weights $X/clip_toy.safetensors \
+  --vocab $X/clip_toy_vocab.txt --text water --aligner "$T/al_sc_from2.safetensors" --layer 1 "$T/data/images/000000.png" -o "$T/out.png"
+expect "an aligner without text (segment)" "--aligner reads the components with text: give --text-field" \
+  "$V" segment "$T/deit.vitm" "${D[@]}" "$T/data" --aligner "$T/al_sc.safetensors" -o "$T/out.json"
+expect "an aligner without text (heatmap)" "--aligner reads the components with text: give --text" \
+  "$V" heatmap "$T/deit.vitm" "${D[@]}" --class 1 --aligner "$T/al_sc.safetensors" "$T/data/images/000000.png" -o "$T/out.png"
+expect "not an aligner" "not an aligner" \
+  "$V" segment "$T/deit.vitm" "${D[@]}" "$T/data" --output repr "${SEGT[@]}" --aligner examples/toy/deit_toy.safetensors -o "$T/out.json"
+expect "--identity without -o" "--identity writes an aligner: give -o" "$V" align "$T/ix_clip" --identity
 expect "bad --target" "--target label or pred" "$V" segment "$T/deit.vitm" "${D[@]}" --target best "$T/data" -o "$T/out.json"
 expect "no selection" "choose components with one of --components, --scores or --rank" "$V" ablate "$T/deit.vitm" "${D[@]}" "$T/data" -o "$T/out.json"
 expect "missing weights" "--weights FILE.safetensors is required" "$V" segment "$T/deit.vitm" "$T/data" -o "$T/out.json"
