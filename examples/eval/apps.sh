@@ -126,11 +126,26 @@ ablate_row() { # MODEL-TAG K RANKING-TAG ARGS...: one table row
   echo
   grep '^|' "$W/seg_clip.txt"
   echo
+  "$V" segment "$W/deit_toy.vitm" "${D[@]}" "$W/test" --output repr --aligner "$W/deit_aligner.safetensors" --text-field colour \
+    --text-model "$W/clip_text.vitm" --text-weights examples/toy/clip_toy.safetensors --vocab examples/toy/clip_toy_vocab.txt \
+    --pictures 6 "$W/seg_deit_text.png" -o "$W/seg_deit_text.json" 2> /dev/null > "$W/seg_deit_text.txt"
+  echo "deit_toy read with text as the paper reads non-CLIP models, direction: the same colour text, each token's contribution"
+  echo "to the representation through its head's COMPALIGN map (deit_aligner.safetensors above, no bias) (\`vitrun segment"
+  echo "deit_toy.vitm --weights examples/toy/deit_toy.safetensors test --output repr --aligner deit_aligner.safetensors --text-field colour"
+  echo "--text-model clip_text.vitm --text-weights examples/toy/clip_toy.safetensors --vocab examples/toy/clip_toy_vocab.txt\`):"
+  echo
+  grep '^|' "$W/seg_deit_text.txt"
+  echo
 } > "$OUT"
 
 # pictures
 cp "$W/seg_clip.png" "$PIC/apps_segment_clip.png"
 cp "$W/seg_label.png" "$PIC/apps_segment.png"
+cp "$W/seg_deit_text.png" "$PIC/apps_segment_deit_text.png"
+"$V" heatmap "$W/deit_toy.vitm" "${D[@]}" --output repr --aligner "$W/deit_aligner.safetensors" --text water \
+  --text-model "$W/clip_text.vitm" --text-weights examples/toy/clip_toy.safetensors --vocab examples/toy/clip_toy_vocab.txt \
+  --scores "$W/deit_scores.json" --feature background --top 3 "$W"/test/images/00000{0,1,2,3}.png -o "$PIC/apps_heatmap_deit_water.png" \
+  2> /dev/null > "$W/heatmap_deit_water.txt"
 "$V" heatmap "$W/deit_toy.vitm" "${D[@]}" --class 1 --scores "$W/deit_scores.json" --feature background --top 3 \
   "$W"/test/images/00000{0,1,2,3}.png -o "$PIC/apps_heatmap_deit.png" 2> /dev/null > "$W/heatmap_deit.txt"
 "$V" heatmap "$W/clip_image.vitm" "${C[@]}" --text-model "$W/clip_text.vitm" --vocab examples/toy/clip_toy_vocab.txt --text water \
@@ -144,7 +159,8 @@ heads() { sed -n 's/^heads by score for [^:]*: //p' "$1" | sed 's/ [-0-9.]*\(,\|
   echo
   echo "- \`docs/eval/apps_heatmap_deit.png\`: \`vitrun heatmap deit_toy.vitm --class 1 --scores deit_scores.json --feature background --top 3\` on test images 0-3 (class B's logit from the three heads scored highest for background: $(heads "$W/heatmap_deit.txt"); and their sum)."
   echo "- \`docs/eval/apps_heatmap_clip_water.png\`: \`vitrun heatmap clip_image.vitm --text water --scores clip_scores.json --feature background --top 3\` (the text tower's embedding of \"water\" from the three heads scored highest for background: $(heads "$W/heatmap_clip.txt"))."
-  echo "- \`docs/eval/apps_segment.png\`, \`docs/eval/apps_segment_clip.png\`: the first six test images, their masks, and the three maps (deit_toy with the labelled class; clip_toy with the colour's text)."
+  echo "- \`docs/eval/apps_heatmap_deit_water.png\`: \`vitrun heatmap deit_toy.vitm --output repr --aligner deit_aligner.safetensors --text water --scores deit_scores.json --feature background --top 3\` (the same heads as the first picture, $(heads "$W/heatmap_deit_water.txt"), read through their COMPALIGN maps on the tiny CLIP's embedding of \"water\")."
+  echo "- \`docs/eval/apps_segment.png\`, \`docs/eval/apps_segment_clip.png\`, \`docs/eval/apps_segment_deit_text.png\`: the first six test images, their masks, and the three maps (deit_toy with the labelled class; clip_toy with the colour's text; deit_toy with the colour's text through its aligner)."
   echo "- \`docs/eval/apps_layers.png\`: \`vitrun ablate --layers\`: accuracy (group average) on the test split while mean-ablating the attention and MLP components from the last block backwards."
   echo
   echo "| components removed | $(sed -n 's/^\([a-z_]*\): *0 removed.*/\1/p' "$W/layers.txt" | paste -sd'|' | sed 's/|/ | /g') |"
