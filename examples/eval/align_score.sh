@@ -100,6 +100,29 @@ for m in deit clip; do
   all+="$row"$'\n'
 done
 ret+="$tpl$all"
+
+# (3) again on the paper's range: it decomposes blocks 7-11 of 12 for retrieval; here the last two of 4
+log "retrieving on blocks 2-3"
+"$V" index "$W/deit.vitm" --weights $X/deit_toy.safetensors "$W/train/images" --split head --from 2 -o "$W/train_deit_from2" > /dev/null 2>&1
+"$V" index "$W/deit.vitm" --weights $X/deit_toy.safetensors "$W/test/images" --split head --from 2 -o "$W/test_deit_from2" > /dev/null 2>&1
+"$V" index "$W/clip.vitm" --weights $X/clip_toy.safetensors "$W/test/images" --split head --from 2 --output logits -o "$W/test_clip_from2" > /dev/null 2>&1
+"$V" align "$W/train_deit_from2" "${CLIP[@]}" "${ALIGN_OPTS[@]}" --lambda 1 -o "$W/al_from2.safetensors" > "$W/al_from2.log" 2>/dev/null
+ret2=""
+for m in deit clip; do
+  al=(); [ $m = deit ] && al=(--aligner "$W/al_from2.safetensors")
+  name=$([ $m = deit ] && echo "tiny DeiT (aligned, lambda = 1)" || echo "tiny CLIP (own components)")
+  for fj in features features_captions; do
+    row="| $name |"; [ $fj = features ] || row="| $name, caption templates |"
+    for f in shape colour pattern background; do
+      p=$("$V" retrieve "$W/test_${m}_from2" "${al[@]}" --features $X/$fj.json --feature $f --each "${TXT[@]}" \
+          --labels "$W/test/labels.jsonl" --property $f -n 20 2>/dev/null | sed -n 's/^mean precision@20 \([0-9.]*\).*/\1/p')
+      row+=" $p |"
+    done
+    ret2+="$row"$'\n'
+  done
+done
+cosd2=$("$V" align "$W/test_deit_from2" "${CLIP[@]}" --aligner "$W/al_from2.safetensors" 2>/dev/null |
+        sed -n 's/^cosine distance \([0-9.]*\).*/\1/p')
 t1=$(date +%s)
 
 cat > "$OUT" <<EOF
@@ -144,13 +167,23 @@ every caption with the feature's slot left open, e.g. "a red striped {} on grass
 reference code's image_retrieval_from_text.py likewise embeds its descriptions and queries through its templates
 file, and the tiny CLIP's zero-shot classifiers (its section) use the same frames
 (examples/toy/features_captions.json: the features with their templates files). The tiny DeiT is a two-class classifier (colour group, with a
-spurious background cue) on a backbone trained on the four attributes, which it learned unevenly (its
-section above: colour and background fully, pattern and shape less). The rows "all 17 components" use
+spurious background cue) on a backbone trained on the four attributes (its section above: colour and
+background fully, pattern 96.7 % and shape 92.7 % by linear heads). The rows "all 17 components" use
 the whole (aligned) representation instead of the top 3: for the tiny CLIP that is its image embedding, the bound
 on what any choice of its components can reach with its own text tower.
 
 | model | shape | colour | pattern | background |
 | --- | --- | --- | --- | --- |
 ${ret}
+The same on the paper's range. The paper decomposes blocks 7-11 of 12 for retrieval, everything before them one
+component ("init"); here the last two of the 4 blocks (\`vitrun index --split head --from 2\`: init, 2 x (3 heads + MLP),
+9 components), the DeiT's aligner trained on those components as above (lambda 1; cosine distance $cosd2 on the test
+images), the top 3 chosen by score among all 9 as the reference's script does (init included). This range was
+first measured after the all-blocks rows above, which miss the target for the tiny DeiT; it is the paper's own
+choice for retrieval, not one picked among several here (no other range was run for this table):
+
+| model, blocks 2-3 | shape | colour | pattern | background |
+| --- | --- | --- | --- | --- |
+${ret2}
 EOF
 log "done in $((t1 - t0)) s"

@@ -168,7 +168,7 @@ def main():
     ap.add_argument('--pretrain', type=int, default=8000, help='images with uniform attributes for the backbone')
     ap.add_argument('--train', type=int, default=4000, help='images of the spurious split for the classifier head')
     ap.add_argument('--test', type=int, default=800)
-    ap.add_argument('--epochs', type=int, default=8, help='backbone epochs')
+    ap.add_argument('--epochs', type=int, default=12, help='backbone epochs')
     ap.add_argument('--batch', type=int, default=32)
     ap.add_argument('--lr', type=float, default=1e-3)
     ap.add_argument('--l2', type=float, default=0.1, help='L2 penalty of the classifier head')
