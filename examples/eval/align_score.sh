@@ -107,10 +107,19 @@ log "retrieving on blocks 2-3"
 "$V" index "$W/deit.vitm" --weights $X/deit_toy.safetensors "$W/test/images" --split head --from 2 -o "$W/test_deit_from2" > /dev/null 2>&1
 "$V" index "$W/clip.vitm" --weights $X/clip_toy.safetensors "$W/test/images" --split head --from 2 --output logits -o "$W/test_clip_from2" > /dev/null 2>&1
 "$V" align "$W/train_deit_from2" "${CLIP[@]}" "${ALIGN_OPTS[@]}" --lambda 1 -o "$W/al_from2.safetensors" > "$W/al_from2.log" 2>/dev/null
-ret2=""
+ret2="" spear2=""
 for m in deit clip; do
   al=(); [ $m = deit ] && al=(--aligner "$W/al_from2.safetensors")
   name=$([ $m = deit ] && echo "tiny DeiT (aligned, lambda = 1)" || echo "tiny CLIP (own components)")
+  for fj in features features_captions; do
+    "$V" score "$W/test_${m}_from2" "${al[@]}" --features $X/$fj.json "${TXT[@]}" --validate "${CLIP[@]}" \
+      -o "$W/score_${m}_from2_$fj.json" > "$W/score_${m}_from2_$fj.log" 2>/dev/null
+    within=$(sed -n 's/^  within components \(.*\)/\1/p' "$W/score_${m}_from2_$fj.log")
+    line=$(grep "^  between components:" "$W/score_${m}_from2_$fj.log")
+    avg=$(echo "$line" | sed -n 's/.*average \([-0-9.na]*\).*/\1/p')
+    row="| $name |"; [ $fj = features ] || row="| $name, caption templates |"
+    spear2+="$row $within | $avg | $(b shape) | $(b colour) | $(b pattern) | $(b background) |"$'\n'
+  done
   for fj in features features_captions; do
     row="| $name |"; [ $fj = features ] || row="| $name, caption templates |"
     for f in shape colour pattern background; do
@@ -185,5 +194,10 @@ choice for retrieval, not one picked among several here (no other range was run 
 | model, blocks 2-3 | shape | colour | pattern | background |
 | --- | --- | --- | --- | --- |
 ${ret2}
+The scoring function's Spearman check (2) on the same components:
+
+| model, blocks 2-3 | within components | between components (average) | shape | colour | pattern | background |
+| --- | --- | --- | --- | --- | --- | --- |
+${spear2}
 EOF
 log "done in $((t1 - t0)) s"
