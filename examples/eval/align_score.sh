@@ -130,6 +130,13 @@ for m in deit clip; do
     ret2+="$row"$'\n'
   done
 done
+# grids: the DeiT's top 12 images for a query within its feature (blocks 2-3, the caption templates)
+mkdir -p docs/eval
+for q in shape:star pattern:striped; do
+  IFS=: read -r f t <<< "$q"
+  "$V" retrieve "$W/test_deit_from2" --aligner "$W/al_from2.safetensors" --features $X/features_captions.json --feature $f \
+    --query $t "${TXT[@]}" -n 12 --grid docs/eval/retrieve_deit_$t.png > "$W/retrieve_deit_$t.txt" 2>/dev/null
+done
 cosd2=$("$V" align "$W/test_deit_from2" "${CLIP[@]}" --aligner "$W/al_from2.safetensors" 2>/dev/null |
         sed -n 's/^cosine distance \([0-9.]*\).*/\1/p')
 t1=$(date +%s)
@@ -194,6 +201,12 @@ choice for retrieval, not one picked among several here (no other range was run 
 | model, blocks 2-3 | shape | colour | pattern | background |
 | --- | --- | --- | --- | --- |
 ${ret2}
+Pictures: \`docs/eval/retrieve_deit_star.png\` and \`docs/eval/retrieve_deit_striped.png\`, the tiny DeiT's top 12 test images
+for "star" within shape and "striped" within pattern (\`vitrun retrieve test_deit_from2 --aligner al_from2.safetensors
+--features examples/toy/features_captions.json --feature shape --query star -n 12 --grid ...\`; components
+$(sed -n 's/^feature shape, components: //p' "$W/retrieve_deit_star.txt") and
+$(sed -n 's/^feature pattern, components: //p' "$W/retrieve_deit_striped.txt")).
+
 The scoring function's Spearman check (2) on the same components:
 
 | model, blocks 2-3 | within components | between components (average) | shape | colour | pattern | background |
