@@ -89,7 +89,8 @@ int cli_data_field(const CliData *d, const char *field, int *idx, char ***names,
 
 struct vit_ctx;
 struct vit_model;
-/* Run the model over the images (in batches, with a progress bar): outs[k]
+/* Run the model over the images (in batches, with a progress bar unless
+ * label is NULL): outs[k]
  * receives n x numel(output k) floats (malloc'd).  0, or -1 with a message. */
 int cli_run_images(struct vit_ctx *ctx, struct vit_model *m, char **paths, int n, int threads, const char *label,
                    float ***outs);

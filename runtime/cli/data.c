@@ -177,16 +177,16 @@ int cli_run_images(vit_ctx *ctx, vit_model *m, char **paths, int n, int threads,
         if (!o[k]) { fprintf(stderr, "vitrun: out of memory\n"); goto done; }
     }
     CliProgress p;
-    cli_progress_start(&p, label, n);
+    if (label) cli_progress_start(&p, label, n);
     for (int i = 0; i < n; i += batch) {
         int b = n - i < batch ? n - i : batch;
         for (int j = 0; j < b; j++)
             if (vit_model_read_image(ctx, m, paths[i + j], input + in * j)) { fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx)); goto done; }
         for (int k = 0; k < no; k++) part[k] = o[k] + vit_model_output_numel(m, k) * i;
         if (vit_model_run(ctx, m, VIT_ENGINE_JIT, input, b, threads, part)) { fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx)); goto done; }
-        cli_progress_update(&p, i + b);
+        if (label) cli_progress_update(&p, i + b);
     }
-    cli_progress_done(&p, n);
+    if (label) cli_progress_done(&p, n);
     rc = 0;
 done:
     if (rc && o) cli_free_outputs(o, no);

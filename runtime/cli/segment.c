@@ -164,7 +164,6 @@ int cmd_segment(int argc, char **argv) {
             goto done;
         }
     }
-    if (cli_run_images(ctx, m, d.image, d.n, threads, "segment", &outs)) goto done;
     const IrGraph *g = vit_model_graph(m);
     int S = g->pre.size;
     size_t nn = (size_t)ntok * ntok;
@@ -178,12 +177,23 @@ int cmd_segment(int argc, char **argv) {
     grid = calloc((size_t)npics * 5 + 1, sizeof(vit_picture *));
     if (!map || !heat || !att || !roll || !tmp || !row || !mk || !grid) { fprintf(stderr, "vitrun: out of memory\n"); goto done; }
     int ng = 0;
+    /* the images in chunks: the attention maps of a large model take megabytes per image */
+    enum { CHUNK = 32 };
+    CliProgress pg;
+    cli_progress_start(&pg, "segment", d.n);
     for (int i = 0; i < d.n; i++) {
-        const float *lg = outs[ky] + (size_t)i * classes;
+        int j = i % CHUNK; /* the image's place in its chunk's outputs */
+        if (!j) {
+            cli_free_outputs(outs, nout);
+            outs = NULL;
+            if (cli_run_images(ctx, m, d.image + i, d.n - i < CHUNK ? d.n - i : CHUNK, threads, NULL, &outs)) goto done;
+            cli_progress_update(&pg, i);
+        }
+        const float *lg = outs[ky] + (size_t)j * classes;
         int cls = d.klass[i], stride = tfield ? ndirs : classes;
         if (tfield) cls = tval[i];
         else if (pred_target || cls < 0) { cls = 0; for (int k = 1; k < classes; k++) cls = lg[k] > lg[cls] ? k : cls; }
-        const float *pr = outs[kc] + (size_t)i * c.n * stride;
+        const float *pr = outs[kc] + (size_t)j * c.n * stride;
         for (int k = 0; k < c.n; k++) /* component k's projection on the class's direction (its own, through an aligner) */
             val[k] = !sel[k] ? 0 : pr[(size_t)k * stride + (aligner ? ad.base[k] * ntexts : 0) + cls];
         cli_patch_map(&c, sel, val, 1, first, gh, gw, map);
@@ -192,7 +202,7 @@ int cmd_segment(int argc, char **argv) {
             /* raw: the last softmax's pooled-token row; rollout over all of them */
             for (int l = 0; l < nsm; l++) {
                 const IrShape *s = &g->nodes[g->outputs[smk[l]].node].shape;
-                head_mean(outs[smk[l]] + (size_t)i * ir_numel(s), s, kax, ntok, att);
+                head_mean(outs[smk[l]] + (size_t)j * ir_numel(s), s, kax, ntok, att);
                 for (int a = 0; a < ntok; a++) {
                     double z = 0;
                     for (int b = 0; b < ntok; b++) z += (att[a * ntok + b] = 0.5f * att[a * ntok + b] + (a == b ? 0.5f : 0));
@@ -209,7 +219,7 @@ int cmd_segment(int argc, char **argv) {
                     memcpy(roll, tmp, sizeof(float) * nn);
                 }
             }
-            head_mean(outs[smk[nsm - 1]] + (size_t)i * ir_numel(&g->nodes[g->outputs[smk[nsm - 1]].node].shape),
+            head_mean(outs[smk[nsm - 1]] + (size_t)j * ir_numel(&g->nodes[g->outputs[smk[nsm - 1]].node].shape),
                       &g->nodes[g->outputs[smk[nsm - 1]].node].shape, kax, ntok, att);
             for (int p = 0; p < gh * gw; p++) {
                 map[gh * gw + p] = att[q * ntok + first + p];
@@ -233,6 +243,7 @@ int cmd_segment(int argc, char **argv) {
         }
         vit_picture_free(mask);
     }
+    cli_progress_done(&pg, d.n);
     static const char *const method[3] = {"decomposition (attention heads' token contributions)", "raw attention (last layer, pooled token)", "attention rollout"};
     char *txt = NULL;
     size_t len = 0;
