@@ -254,6 +254,7 @@ int cmd_heatmap(int argc, char **argv) {
             const char *who = j < nh ? c.name[heads[j]] : "sum";
             if (o.text) snprintf(title, sizeof title, "%s: %s %+.3g", who, o.text, tot);
             else snprintf(title, sizeof title, "%s: class %d %+.3g", who, o.klass, tot);
+            printf("%s  %s\n", d.image[i], title); /* the panel's sum over the tokens, also as text */
             panels[npanels++] = vit_draw_heatmap(view, maps + (size_t)p * gh * gw, gw, gh, range, o.scale, title);
             p++;
         }

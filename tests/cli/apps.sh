@@ -135,10 +135,11 @@ if "$V" index "$T/clip.vitm" "${C[@]}" "$T/data/images" --output logits --split 
   ok "segment --aligner: the identity aligner gives the direct table ($(grep -m1 miou "$T/seg_id.json" | cut -c1-110))"
 else bad "segment --aligner identity"; cat "$T/log"; diff "$T/seg_direct.json" "$T/seg_id.json"; fi
 HMT=(--text-model "$T/text.vitm" --vocab examples/toy/clip_toy_vocab.txt --text water --top 2 "$T/data/images/000001.png" "$T/data/images/000002.png")
-if "$V" heatmap "$T/clip.vitm" "${C[@]}" "${HMT[@]}" -o "$T/hm_direct.png" > /dev/null 2>&1 &&
-   "$V" heatmap "$T/clip.vitm" "${C[@]}" "${HMT[@]}" --aligner "$T/al_id.safetensors" -o "$T/hm_id.png" > /dev/null 2>&1 &&
-   cmp -s "$T/hm_direct.png" "$T/hm_id.png"; then ok "heatmap --aligner: the identity aligner draws the same picture"
-else bad "heatmap --aligner identity"; fi
+if "$V" heatmap "$T/clip.vitm" "${C[@]}" "${HMT[@]}" -o "$T/hm_direct.png" > "$T/hm_direct.txt" 2>&1 &&
+   "$V" heatmap "$T/clip.vitm" "${C[@]}" "${HMT[@]}" --aligner "$T/al_id.safetensors" -o "$T/hm_id.png" > "$T/hm_id.txt" 2>&1 &&
+   [ "$(grep -c ': water [-+]' "$T/hm_id.txt")" = 6 ] && diff <(grep ': water' "$T/hm_direct.txt") <(grep ': water' "$T/hm_id.txt") > /dev/null
+then ok "heatmap --aligner: the identity aligner gives the direct panel sums ($(grep -m1 ': water' "$T/hm_id.txt" | sed 's|.*/||'))"
+else bad "heatmap --aligner identity"; diff "$T/hm_direct.txt" "$T/hm_id.txt"; fi
 if "$V" segment "$T/deit.vitm" "${D[@]}" "$T/data" --output repr "${SEGT[@]}" --text-weights $X/clip_toy.safetensors \
      --aligner "$T/al_sc.safetensors" > "$T/log" 2>&1 && grep -q "^| decomposition" "$T/log" && grep -q "^| attention rollout" "$T/log" &&
    "$V" heatmap "$T/deit.vitm" "${D[@]}" --output repr --text-model "$T/text.vitm" --text-weights $X/clip_toy.safetensors --vocab $X/clip_toy_vocab.txt --text water --aligner "$T/al_sc.safetensors" \
