@@ -303,6 +303,11 @@ VIT_API int vit_textspan(vit_ctx *ctx, const float *data, int n, int64_t stride,
  * of sum_c f_c, S_c those of f_c, both centred over images, unbiased std. */
 VIT_API int vit_score_feature(vit_ctx *ctx, const float *aligned, int n, int ncomp, int edim, const float *desc, int k,
                               double *score);
+/* variance_explained (PAPER.md 4; the reference chooses heatmap heads by
+ * it): explained[c] = the fraction of component c's variance over images
+ * (centred) that lies in the span of the k >= 1 descriptions desc [k, edim]. */
+VIT_API int vit_variance_explained(vit_ctx *ctx, const float *aligned, int n, int ncomp, int edim, const float *desc, int k,
+                                   double *explained);
 /* Spearman's rank correlation of a and b (ties get their average rank, as
  * torchmetrics); NaN when either is constant. */
 VIT_API double vit_spearman(const double *a, const double *b, int n);

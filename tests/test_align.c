@@ -248,6 +248,29 @@ TEST(aligner_identity_save_load_and_wrong_dimensions) {
 
 #define GOLD "tests/golden_align/score_textspan.safetensors"
 
+TEST(variance_explained_equals_the_reference) {
+    vit_ctx *ctx = vit_ctx_new();
+    int64_t na, nd, ne;
+    float *al = tst_read_tensor(GOLD, "aligned", &na), *desc = tst_read_tensor(GOLD, "desc", &nd), *ref = tst_read_tensor(GOLD, "explained", &ne);
+    ASSERT(al && desc && ref);
+    ASSERT_EQ(ne, 5);
+    double ex[5];
+    ASSERT_EQ(vit_variance_explained(ctx, al, 40, 5, 12, desc, 3, ex), VIT_OK);
+    for (int c = 0; c < 5; c++) ASSERT_NEAR(ex[c], ref[c], 1e-5);
+    /* a component inside the span explains all of its variance, one orthogonal to it none */
+    float in[6 * 2 * 12] = {0}, d2[2 * 12] = {0};
+    d2[0] = 1, d2[12 + 1] = 1;
+    for (int i = 0; i < 6; i++) in[(i * 2) * 12 + 0] = (float)i, in[(i * 2) * 12 + 1] = (float)(i * i), in[(i * 2 + 1) * 12 + 5] = (float)i;
+    ASSERT_EQ(vit_variance_explained(ctx, in, 6, 2, 12, d2, 2, ex), VIT_OK);
+    ASSERT_NEAR(ex[0], 1, 1e-12);
+    ASSERT_NEAR(ex[1], 0, 1e-12);
+    ASSERT_EQ(vit_variance_explained(ctx, al, 1, 5, 12, desc, 3, ex), VIT_ERR_ARG);
+    ASSERT_CONTAINS(vit_last_error(ctx), "at least 2 images");
+    free(al), free(desc), free(ref);
+    vit_ctx_free(ctx);
+    return 0;
+}
+
 TEST(score_feature_equals_the_reference_variance_attributed) {
     vit_ctx *ctx = vit_ctx_new();
     int64_t na, nd, ns;
@@ -396,6 +419,7 @@ TESTS {
     T(align_checkpoint_resumes_bit_for_bit_and_refuses_another_run),
     T(aligner_identity_save_load_and_wrong_dimensions),
     T(score_feature_equals_the_reference_variance_attributed),
+    T(variance_explained_equals_the_reference),
     T(textspan_picks_the_reference_texts),
     T(spearman_on_known_rankings),
     T(validate_agrees_when_the_components_are_clip_itself),

@@ -151,14 +151,14 @@ cp "$W/seg_deit_text.png" "$PIC/apps_segment_deit_text.png"
 "$V" heatmap "$W/clip_image.vitm" "${C[@]}" --text-model "$W/clip_text.vitm" --vocab examples/toy/clip_toy_vocab.txt --text water \
   --scores "$W/clip_scores.json" --feature background --top 3 "$W"/test/images/00000{0,1,2,3}.png -o "$PIC/apps_heatmap_clip_water.png" \
   2> /dev/null > "$W/heatmap_clip.txt"
-heads() { sed -n 's/^heads by score for [^:]*: //p' "$1" | sed 's/ [-0-9.]*\(,\|$\)/\1/g; s/visual.transformer.resblocks/resblocks/g'; }
+heads() { sed -n 's/^heads by [a-z ]* for [^:]*: //p' "$1" | sed 's/ [-0-9.]*\(,\|$\)/\1/g; s/visual.transformer.resblocks/resblocks/g'; }
 "$V" ablate --layers "$PIC/apps_layers.png" --model deit_toy="$W/deit_toy.vitm",examples/toy/deit_toy.safetensors \
   --model clip_toy="$W/clip_image.vitm",examples/toy/clip_toy.safetensors,"$W/clip_probe.safetensors" "$W/test" 2> /dev/null > "$W/layers.txt"
 {
   echo "### Pictures"
   echo
-  echo "- \`docs/eval/apps_heatmap_deit.png\`: \`vitrun heatmap deit_toy.vitm --class 1 --scores deit_scores.json --feature background --top 3\` on test images 0-3 (class B's logit from the three heads scored highest for background: $(heads "$W/heatmap_deit.txt"); and their sum)."
-  echo "- \`docs/eval/apps_heatmap_clip_water.png\`: \`vitrun heatmap clip_image.vitm --text water --scores clip_scores.json --feature background --top 3\` (the text tower's embedding of \"water\" from the three heads scored highest for background: $(heads "$W/heatmap_clip.txt"))."
+  echo "- \`docs/eval/apps_heatmap_deit.png\`: \`vitrun heatmap deit_toy.vitm --class 1 --scores deit_scores.json --feature background --top 3\` on test images 0-3 (class B's logit from the three heads whose variance background explains most (variance_explained, as the reference chooses heatmap heads): $(heads "$W/heatmap_deit.txt"); and their sum)."
+  echo "- \`docs/eval/apps_heatmap_clip_water.png\`: \`vitrun heatmap clip_image.vitm --text water --scores clip_scores.json --feature background --top 3\` (the text tower's embedding of \"water\" from the three heads whose variance background explains most (variance_explained, as the reference chooses heatmap heads): $(heads "$W/heatmap_clip.txt"))."
   echo "- \`docs/eval/apps_heatmap_deit_water.png\`: \`vitrun heatmap deit_toy.vitm --output repr --aligner deit_aligner.safetensors --text water --scores deit_scores.json --feature background --top 3\` (the same heads as the first picture, $(heads "$W/heatmap_deit_water.txt"), read through their COMPALIGN maps on the tiny CLIP's embedding of \"water\")."
   echo "- \`docs/eval/apps_segment.png\`, \`docs/eval/apps_segment_clip.png\`, \`docs/eval/apps_segment_deit_text.png\`: the first six test images, their masks, and the three maps (deit_toy with the labelled class; clip_toy with the colour's text; deit_toy with the colour's text through its aligner)."
   echo "- \`docs/eval/apps_layers.png\`: \`vitrun ablate --layers\`: accuracy (group average) on the test split while mean-ablating the attention and MLP components from the last block backwards."

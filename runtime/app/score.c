@@ -88,6 +88,39 @@ done:
     return rc;
 }
 
+int vit_variance_explained(vit_ctx *ctx, const float *aligned, int n, int ncomp, int edim, const float *desc, int k,
+                           double *explained) {
+    if (k < 1 || k > edim) return vit_ctx_fail(ctx, VIT_ERR_ARG, "a feature of %d descriptions in %d dimensions", k, edim);
+    if (n < 2) return vit_ctx_fail(ctx, VIT_ERR_ARG, "the variance needs at least 2 images");
+    double *q = malloc(sizeof(double) * (size_t)k * (size_t)edim), *mean = malloc(sizeof(double) * (size_t)edim),
+           *x = malloc(sizeof(double) * (size_t)edim);
+    int rc = VIT_OK;
+    if (!q || !mean || !x) { rc = vit_ctx_fail(ctx, VIT_ERR_MEM, "out of memory"); goto done; }
+    if (orthonormal_basis(desc, k, edim, q)) { rc = vit_ctx_fail(ctx, VIT_ERR_ARG, "the feature's descriptions are linearly dependent"); goto done; }
+    for (int c = 0; c < ncomp; c++) {
+        for (int d = 0; d < edim; d++) mean[d] = 0;
+        for (int i = 0; i < n; i++)
+            for (int d = 0; d < edim; d++) mean[d] += aligned[((size_t)i * ncomp + c) * edim + d];
+        for (int d = 0; d < edim; d++) mean[d] /= n;
+        double in = 0, all = 0; /* sums of squares of the centred data: in span(B), and in all */
+        for (int i = 0; i < n; i++) {
+            for (int d = 0; d < edim; d++) {
+                x[d] = aligned[((size_t)i * ncomp + c) * edim + d] - mean[d];
+                all += x[d] * x[d];
+            }
+            for (int j = 0; j < k; j++) {
+                double p = 0;
+                for (int d = 0; d < edim; d++) p += x[d] * q[(size_t)j * edim + d];
+                in += p * p;
+            }
+        }
+        explained[c] = all > 0 ? in / all : 0;
+    }
+done:
+    free(q), free(mean), free(x);
+    return rc;
+}
+
 /* Ranks 1..n of v with ties averaged. */
 static void ranks(const double *v, int n, double *r, int *ord) {
     for (int i = 0; i < n; i++) ord[i] = i;

@@ -231,6 +231,9 @@ typedef struct {
 } CliScores;
 /* 0, or -1 with a message (unreadable, not a score file, no such feature: the file's features are listed). */
 int cli_scores_load(const char *path, const char *feature, CliScores *s);
+/* The same from the file's object `key` ("scores", or "explained": each component's variance_explained):
+ * 1 without a message when the file has no such object. */
+int cli_scores_load_as(const char *path, const char *feature, const char *key, CliScores *s);
 void cli_scores_free(CliScores *s);
 /* Index of the component called name in s, or -1. */
 int cli_scores_find(const CliScores *s, const char *name);

@@ -21,8 +21,9 @@ static int usage(FILE *f) {
                "--aligner, vitrun align's maps of this model's components split by head, each token's contribution\n"
                "read through its head's map, without the bias, in the aligner's CLIP space).\n"
                "Components: heads by name (\"blocks.3.attn head 1\"), every head of layer L (ordinal or scope), the N\n"
-               "heads (default 3) with the highest score for text feature F in S.json (vitrun score -o on this model's\n"
-               "components split by head; F-G: F's score minus G's), or, without --scores, the N heads with the largest\n"
+               "heads (default 3) whose variance text feature F explains most in S.json (vitrun score -o on this model's\n"
+               "components split by head: its variance_explained, as the reference picks heatmap heads, or the score in\n"
+               "a file without it; F-G: F's minus G's), or, without --scores, the N heads with the largest\n"
                "mean |projection| over the images given (a stand-in).\n");
     return f == stderr ? 2 : 0;
 }
@@ -68,11 +69,14 @@ static int parse(int argc, char **argv, HmOpts *o) {
     return 0;
 }
 
-/* chosen = the N heads (default 3) with the highest score for the feature in the score file; -1 with a message
+/* chosen = the N heads (default 3) whose variance the feature explains most in the score file (in a file
+ * without variance_explained: the highest score); -1 with a message
  * when the file does not score this model's heads or has fewer than N of them. */
 static int choose_scored(const HmOpts *o, const CliComps *c, const int *heads, int nh, unsigned char *chosen) {
     CliScores s;
-    if (cli_scores_load(o->scores, o->feature, &s)) return -1;
+    /* as the reference's visualize_tokens.py: by variance_explained; a file without it, by the score */
+    int by = cli_scores_load_as(o->scores, o->feature, "explained", &s);
+    if (by < 0 || (by > 0 && cli_scores_load(o->scores, o->feature, &s))) return -1;
     char **hn = malloc(sizeof(char *) * (size_t)nh);
     double *score = malloc(sizeof(double) * (size_t)nh);
     int *order = malloc(sizeof(int) * (size_t)nh), rc = -1, top = o->top ? o->top : 3;
@@ -83,7 +87,7 @@ static int choose_scored(const HmOpts *o, const CliComps *c, const int *heads, i
     for (int j = 0; j < nh; j++) score[j] = s.score[cli_scores_find(&s, hn[j])];
     int m = cli_scores_order(score, all, nh, order);
     if (top > m) { fprintf(stderr, "vitrun: --top %d, but %s scores only %d heads of this model\n", top, o->scores, m); goto done; }
-    printf("heads by score for %s (%s):", o->feature, o->scores);
+    printf("heads by %s for %s (%s):", by ? "score" : "variance explained", o->feature, o->scores);
     for (int t = 0; t < top; t++) chosen[order[t]] = 1, printf("%s %s %.4f", t ? "," : "", hn[order[t]], score[order[t]]);
     printf("\n");
     rc = 0;

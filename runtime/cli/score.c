@@ -70,7 +70,7 @@ int cmd_score(int argc, char **argv) {
     if (c.weights) cJSON_AddStringToObject(j, "weights", c.weights);
     if (c.weights_hash) cJSON_AddStringToObject(j, "weights_hash", c.weights_hash);
     if (aligner) cJSON_AddStringToObject(j, "aligner", aligner);
-    cJSON *jf = cJSON_AddObjectToObject(j, "scores");
+    cJSON *jf = cJSON_AddObjectToObject(j, "scores"), *jx = cJSON_AddObjectToObject(j, "explained");
     for (int f = 0; f < nfeat; f++) {
         double *sc = score + (size_t)f * (size_t)c.ncomp;
         if (vit_score_feature(ctx, aligned, c.n, c.ncomp, edim, feats[f].emb, feats[f].k, sc)) {
@@ -78,6 +78,15 @@ int cmd_score(int argc, char **argv) {
             goto done;
         }
         cJSON_AddItemToObject(jf, feats[f].name, cJSON_CreateDoubleArray(sc, c.ncomp));
+        /* variance_explained beside it (the reference picks heatmap heads by it) */
+        double *ex = malloc(sizeof(double) * (size_t)c.ncomp);
+        if (!ex || vit_variance_explained(ctx, aligned, c.n, c.ncomp, edim, feats[f].emb, feats[f].k, ex)) {
+            fprintf(stderr, "vitrun: feature '%s': %s\n", feats[f].name, ex ? vit_last_error(ctx) : "out of memory");
+            free(ex);
+            goto done;
+        }
+        cJSON_AddItemToObject(jx, feats[f].name, cJSON_CreateDoubleArray(ex, c.ncomp));
+        free(ex);
         vit_rank_desc(sc, c.ncomp, order);
         printf("%s (%d descriptions):\n", feats[f].name, feats[f].k);
         for (int r = 0; r < (top ? (top < c.ncomp ? top : c.ncomp) : c.ncomp); r++)

@@ -71,18 +71,21 @@ static int scores_of(const cJSON *scores, const char *feature, const char *path,
     return 0;
 }
 
-int cli_scores_load(const char *path, const char *feature, CliScores *s) {
+int cli_scores_load(const char *path, const char *feature, CliScores *s) { return cli_scores_load_as(path, feature, "scores", s); }
+
+int cli_scores_load_as(const char *path, const char *feature, const char *key, CliScores *s) {
     memset(s, 0, sizeof *s);
     char *txt = slurp(path);
     if (!txt) return -1;
     cJSON *j = cJSON_Parse(txt);
     free(txt);
-    const cJSON *names = cJSON_GetObjectItemCaseSensitive(j, "components"), *scores = cJSON_GetObjectItemCaseSensitive(j, "scores");
+    const cJSON *names = cJSON_GetObjectItemCaseSensitive(j, "components"), *scores = cJSON_GetObjectItemCaseSensitive(j, key);
     int rc = -1;
-    if (!cJSON_IsArray(names) || !cJSON_IsObject(scores) || cJSON_GetArraySize(names) < 1) {
+    if (!cJSON_IsArray(names) || !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(j, "scores")) || cJSON_GetArraySize(names) < 1) {
         fprintf(stderr, "vitrun: %s: not a score file (expected \"components\" and \"scores\", as vitrun score -o writes)\n", path);
         goto done;
     }
+    if (!cJSON_IsObject(scores)) { rc = 1; goto done; } /* a score file without this key (written before it existed) */
     s->n = cJSON_GetArraySize(names);
     s->name = calloc((size_t)s->n, sizeof(char *));
     s->score = malloc(sizeof(double) * (size_t)s->n);

@@ -82,9 +82,18 @@ if "$V" ablate "$T/deit.vitm" "${D[@]}" --scores "$T/sc.json" --feature backgrou
 then ok "ablate --scores: background minus colour (spurious minus core)"
 else bad "ablate --scores F-G"; cat "$T/log"; fi
 if "$V" heatmap "$T/deit.vitm" "${D[@]}" --class 1 --scores "$T/sc.json" --feature background --top 2 "$T/data/images/000003.png" \
-     -o "$T/hm_sc.png" > "$T/log" 2>&1 && png "$T/hm_sc.png" && grep -q "^heads by score for background ($T/sc.json): blocks" "$T/log" &&
-   grep -q "1 image x 3 panels" "$T/log"; then ok "heatmap --scores: the 2 heads scored highest for background"
+     -o "$T/hm_sc.png" > "$T/log" 2>&1 && png "$T/hm_sc.png" && grep -q "^heads by variance explained for background ($T/sc.json): blocks" "$T/log" &&
+   grep -q "1 image x 3 panels" "$T/log"; then ok "heatmap --scores: the 2 heads whose variance background explains most (as the reference)"
 else bad "heatmap --scores"; cat "$T/log"; fi
+# a score file without "explained" (an older vitrun score): the heads by the score, as before
+sed 's/"explained":/"other":/' "$T/sc.json" > "$T/sc_old.json"
+if "$V" heatmap "$T/deit.vitm" "${D[@]}" --class 1 --scores "$T/sc_old.json" --feature background --top 2 "$T/data/images/000003.png" \
+     -o "$T/hm_old.png" > "$T/log" 2>&1 && grep -q "^heads by score for background ($T/sc_old.json): blocks" "$T/log"
+then ok "heatmap --scores: a score file without variance explained picks by the score"
+else bad "heatmap --scores (old file)"; cat "$T/log"; fi
+if grep -q '"explained":' "$T/sc.json" && [ "$(sed -n '/"explained":/,$p' "$T/sc.json" | grep -c '"background":')" = 1 ]
+then ok "score -o records each component's variance explained per feature"
+else bad "score -o: no variance explained"; fi
 cp examples/toy/deit_toy.safetensors "$T/other.safetensors"
 printf '\001' | dd of="$T/other.safetensors" bs=1 seek=$(( $(wc -c < "$T/other.safetensors") - 1 )) conv=notrunc 2> /dev/null
 expect "score file of other weights (ablate)" "sc.json was computed for other weights .*, not .*other.safetensors" \

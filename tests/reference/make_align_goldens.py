@@ -1,5 +1,6 @@
 """Goldens for the scoring function and TextSpan (tests/test_align.c) from the
-paper's reference code: helpers/decompose_utils.py: variance_attributed and
+paper's reference code: helpers/decompose_utils.py: variance_attributed,
+variance_explained and
 helpers/interpret_utils.py: replace_with_iterative_removal, on seeded random
 data.  Run with the reference repository on PYTHONPATH:
 
@@ -34,7 +35,7 @@ def _no_grad_any(fn=None):
 
 
 torch.no_grad = _no_grad_any
-from helpers.decompose_utils import variance_attributed  # noqa: E402
+from helpers.decompose_utils import variance_attributed, variance_explained  # noqa: E402
 from helpers.interpret_utils import replace_with_iterative_removal  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'golden_align', 'score_textspan.safetensors')
@@ -50,6 +51,7 @@ def main():
     desc = rng.standard_normal((k, e)).astype(np.float32)
     desc /= np.linalg.norm(desc, axis=1, keepdims=True)
     score = variance_attributed(torch.from_numpy(aligned).transpose(0, 1).double(), torch.from_numpy(desc).double())
+    explained = variance_explained(torch.from_numpy(aligned).transpose(0, 1).double(), torch.from_numpy(desc).double())
     texts = rng.standard_normal((t, e)).astype(np.float32)
     data = torch.from_numpy(aligned[:, 1, :] + 0.5)  # float32, as the reference's text features after projection
     picks, stds = {}, {}
@@ -58,10 +60,11 @@ def main():
         picks[rank] = np.array(res, dtype=np.float32)
         stds[rank] = np.array(sd, dtype=np.float32)
     save_safetensors(OUT, {
-        'aligned': aligned, 'desc': desc, 'score': score.numpy().astype(np.float32), 'texts': texts,
+        'aligned': aligned, 'desc': desc, 'score': score.numpy().astype(np.float32),
+        'explained': explained.numpy().astype(np.float32), 'texts': texts,
         'pick_rank4': picks[4], 'std_rank4': stds[4], 'pick_full': picks[e], 'std_full': stds[e],
     })
-    print('wrote', OUT, 'score', score.numpy(), 'picks', picks[4], picks[e])
+    print('wrote', OUT, 'score', score.numpy(), 'explained', explained.numpy(), 'picks', picks[4], picks[e])
 
 
 if __name__ == '__main__':
