@@ -179,12 +179,14 @@ float *cli_aligned(const CliContrib *c, const char *aligner, int *edim);
 struct vit_aligner;
 typedef struct {
     struct vit_aligner *a;
-    const char *path;
+    const char *path; /* the aligner file, for messages */
     int ncomp, edim;
     int *base; /* [c->n] after bind */
 } CliAlignDirs;
 int cli_align_dirs_open(const char *aligner, int dim, CliAlignDirs *ad);
 int cli_align_dirs_bind(CliAlignDirs *ad, const CliComps *c, const float *texts, int nt, float **dirs);
+/* -1 with a message when the aligner has no map for c's component i (after bind). */
+int cli_align_dirs_need(const CliAlignDirs *ad, const CliComps *c, int i);
 void cli_align_dirs_free(CliAlignDirs *ad);
 /* -1 with a message when text embeddings (what) do not have the aligned dimension. */
 int cli_check_edim(const char *what, int edim, int want);

@@ -307,6 +307,13 @@ int cli_align_dirs_bind(CliAlignDirs *ad, const CliComps *c, const float *texts,
     return 0;
 }
 
+int cli_align_dirs_need(const CliAlignDirs *ad, const CliComps *c, int i) {
+    if (ad->base[i] >= 0) return 0;
+    fprintf(stderr, "vitrun: %s has no map for the component '%s' (an aligner trained on another decomposition: train it on "
+                    "this model's components split by head)\n", ad->path, c->name[i]);
+    return -1;
+}
+
 void cli_align_dirs_free(CliAlignDirs *ad) {
     vit_aligner_free(ad->a);
     free(ad->base);

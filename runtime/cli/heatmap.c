@@ -222,9 +222,7 @@ int cmd_heatmap(int argc, char **argv) {
     }
     if (o.aligner) /* every head needs a map in the aligner */
         for (int j = 0; j < nh; j++)
-            if (ad.base[heads[j]] < 0 && chosen[j]) {
-                fprintf(stderr, "vitrun: %s has no map for the component '%s' (an aligner trained on another decomposition: "
-                                "train it on this model's components split by head)\n", o.aligner, c.name[heads[j]]);
+            if (chosen[j] && cli_align_dirs_need(&ad, &c, heads[j])) {
                 free(chosen);
                 goto done;
             }

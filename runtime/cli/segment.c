@@ -132,13 +132,14 @@ int cmd_segment(int argc, char **argv) {
     }
     if (cli_comps_read(m, &c) || cli_comps_grid(ctx, m, &c, &ntok, &first, &gh, &gw)) goto done;
     if (aligner && cli_align_dirs_bind(&ad, &c, dirs, ntexts, &mdirs)) goto done;
-    if (dirs && vit_model_set_param(ctx, m, "__directions", aligner ? mdirs : dirs, (int64_t)ndirs * cli_output_dim(ctx, module, output))) {
+    int ky = vit_model_output_find(m, output);
+    if (dirs && vit_model_set_param(ctx, m, "__directions", aligner ? mdirs : dirs, (int64_t)ndirs * vit_model_output_numel(m, ky))) {
         fprintf(stderr, "vitrun: %s\n", vit_last_error(ctx));
         goto done;
     }
     char cname[256];
     snprintf(cname, sizeof cname, "%s.%s", tfield ? "proj" : "contrib", output);
-    int ky = vit_model_output_find(m, output), kc = vit_model_output_find(m, cname), q = vit_model_output_token(m, output, ntok);
+    int kc = vit_model_output_find(m, cname), q = vit_model_output_token(m, output, ntok);
     int classes = (int)vit_model_output_numel(m, ky);
     for (int i = 0; i < d.n && !pred_target && !tfield; i++)
         if (d.klass[i] >= classes) { fprintf(stderr, "vitrun: labels do not match the model: %s has class %d, the output '%s' has %d\n", d.image[i], d.klass[i], output, classes); goto done; }
@@ -158,11 +159,7 @@ int cmd_segment(int argc, char **argv) {
     if (!sel || !val) { fprintf(stderr, "vitrun: out of memory\n"); goto done; }
     for (int i = 0; i < c.n; i++) {
         sel[i] = c.token[i] >= 0 && !strcmp(c.kind[i], "attn");
-        if (sel[i] && aligner && ad.base[i] < 0) {
-            fprintf(stderr, "vitrun: %s has no map for the component '%s' (an aligner trained on another decomposition: "
-                            "train it on this model's components split by head)\n", aligner, c.name[i]);
-            goto done;
-        }
+        if (sel[i] && aligner && cli_align_dirs_need(&ad, &c, i)) goto done;
     }
     const IrGraph *g = vit_model_graph(m);
     int S = g->pre.size;
